@@ -1,0 +1,240 @@
+"""Canonical msgpack: one encoding per value, for everything on the wire or on disk.
+
+The rules, so that a hash or a signature over an encoding is well defined:
+
+* values are ``None``, ``bool``, ``int`` (-2**63 .. 2**64-1), ``bytes``, ``str``,
+  arrays (``list``/``tuple``, decoded as ``tuple``) and maps (``dict`` with
+  ``str``, ``int`` or ``bytes`` keys); no floats, no extension types;
+* integers and lengths use msgpack's shortest form (the packer always does);
+* map entries are sorted by the canonical encoding of their keys, and keys are
+  unique;
+* :func:`decode` accepts exactly the bytes :func:`encode` produces: trailing
+  bytes, non-canonical forms and oversize input are refused with
+  :class:`~node.errors.CodecError`.
+
+Frozen dataclasses map to arrays of their fields in declaration order
+(:func:`to_obj` / :func:`from_obj`, or :func:`encode_struct` /
+:func:`decode_struct`); the class is the schema. A field annotated
+``Annotated[int, UINT256]`` is written as 32 big-endian bytes, so amounts
+beyond 64 bits keep one fixed width.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import types
+import typing
+from typing import Any, TypeVar
+
+import msgpack
+
+from node.errors import CodecError
+
+MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+"""Default upper bound for one decoded message (16 MiB)."""
+
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
+
+
+class UInt256Marker:
+    """Marker for ``Annotated[int, UINT256]``: a 0 .. 2**256-1 integer stored as 32 bytes."""
+
+
+UINT256 = UInt256Marker()
+UInt256 = typing.Annotated[int, UINT256]
+
+T = TypeVar("T")
+
+
+def _normalize(value: Any, path: str) -> Any:
+    """Return ``value`` with maps rebuilt in canonical key order; refuse what is not allowed."""
+    if value is None or isinstance(value, (bool, bytes, str)):
+        return value
+    if isinstance(value, int):
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise CodecError(f"{path or 'value'}: integer {value} is outside -2**63..2**64-1")
+        return int(value)
+    if isinstance(value, (list, tuple)):
+        return [_normalize(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        entries = []
+        for key, item in value.items():
+            if isinstance(key, bool) or not isinstance(key, (str, int, bytes)):
+                raise CodecError(f"{path or 'value'}: map key {key!r} must be str, int or bytes")
+            key_bytes = msgpack.packb(_normalize(key, path), use_bin_type=True)
+            entries.append((key_bytes, key, _normalize(item, f"{path}.{key}")))
+        entries.sort(key=lambda entry: entry[0])
+        return {key: item for _, key, item in entries}
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise CodecError(f"{path or 'value'}: type {type(value).__name__} cannot be encoded canonically")
+
+
+def encode(value: Any) -> bytes:
+    """Return the canonical msgpack encoding of ``value``.
+
+    Raises:
+        CodecError: the value holds a float, an out-of-range integer, an
+            unsupported type or an unsupported map key.
+    """
+    return msgpack.packb(_normalize(value, ""), use_bin_type=True)
+
+
+def decode(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> Any:
+    """Decode canonical msgpack bytes; arrays come back as tuples.
+
+    Raises:
+        CodecError: the input is larger than ``max_size``, malformed, followed
+            by trailing bytes, or not in canonical form.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise CodecError(f"expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > max_size:
+        raise CodecError(f"message of {len(data)} bytes exceeds the limit of {max_size} bytes")
+    if not data:
+        raise CodecError("empty input: expected one msgpack value")
+    unpacker = msgpack.Unpacker(
+        raw=False,
+        use_list=False,
+        strict_map_key=False,
+        max_buffer_size=max(len(data), 1),
+    )
+    unpacker.feed(data)
+    try:
+        value = unpacker.unpack()
+    except msgpack.OutOfData:
+        raise CodecError("truncated input: the msgpack value is incomplete") from None
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise CodecError(f"malformed msgpack: {exc}") from None
+    if unpacker.tell() != len(data):
+        raise CodecError(f"{len(data) - unpacker.tell()} trailing bytes after the msgpack value")
+    try:
+        again = encode(value)
+    except CodecError as exc:
+        raise CodecError(f"value not allowed: {exc}") from None
+    if again != data:
+        raise CodecError("non-canonical encoding (unsorted or duplicate map keys, or a longer form than needed)")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Dataclasses as arrays of fields
+
+
+def _is_struct(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+@functools.lru_cache(maxsize=None)
+def _fields(cls: type) -> tuple[tuple[str, Any], ...]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return tuple((field.name, hints[field.name]) for field in dataclasses.fields(cls))
+
+
+def to_obj(value: Any) -> Any:
+    """Turn a dataclass (recursively) into plain encodable values: an array of its fields."""
+    if _is_struct(type(value)):
+        out = []
+        for name, tp in _fields(type(value)):
+            out.append(_field_to_obj(getattr(value, name), tp))
+        return tuple(out)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return tuple(to_obj(item) for item in value)
+    return value
+
+
+def _field_to_obj(value: Any, tp: Any) -> Any:
+    if typing.get_origin(tp) is typing.Annotated and UINT256 in typing.get_args(tp)[1:]:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**256:
+            raise CodecError(f"uint256 value {value!r} out of range")
+        return value.to_bytes(32, "big")
+    return to_obj(value)
+
+
+def from_obj(tp: Any, obj: Any, path: str = "") -> Any:
+    """Rebuild a value of type ``tp`` from plain decoded values, checking every type.
+
+    Raises:
+        CodecError: ``obj`` does not match ``tp``; the message names the field.
+    """
+    where = path or getattr(tp, "__name__", str(tp))
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        base, *extras = typing.get_args(tp)
+        if UINT256 in extras:
+            if not isinstance(obj, bytes) or len(obj) != 32:
+                raise CodecError(f"{where}: expected a 32-byte uint256")
+            return int.from_bytes(obj, "big")
+        return from_obj(base, obj, path)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if obj is None and type(None) in options:
+            return None
+        non_none = [option for option in options if option is not type(None)]
+        if len(non_none) != 1:
+            raise CodecError(f"{where}: unions other than Optional[X] are not supported")
+        return from_obj(non_none[0], obj, path)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(obj, tuple):
+            raise CodecError(f"{where}: expected an array")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(from_obj(args[0], item, f"{where}[{i}]") for i, item in enumerate(obj))
+        if len(args) != len(obj):
+            raise CodecError(f"{where}: expected {len(args)} items, got {len(obj)}")
+        return tuple(from_obj(arg, item, f"{where}[{i}]") for i, (arg, item) in enumerate(zip(args, obj)))
+    if _is_struct(tp):
+        fields = _fields(tp)
+        if not isinstance(obj, tuple) or len(obj) != len(fields):
+            raise CodecError(f"{where}: expected an array of {len(fields)} fields")
+        kwargs = {
+            name: from_obj(field_tp, item, f"{where}.{name}") for (name, field_tp), item in zip(fields, obj)
+        }
+        try:
+            return tp(**kwargs)
+        except (ValueError, TypeError) as exc:
+            raise CodecError(f"{where}: {exc}") from None
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(obj)
+        except ValueError:
+            raise CodecError(f"{where}: {obj!r} is not a valid {tp.__name__}") from None
+    if tp is bool:
+        if not isinstance(obj, bool):
+            raise CodecError(f"{where}: expected a boolean")
+        return obj
+    if tp is int:
+        if not isinstance(obj, int) or isinstance(obj, bool):
+            raise CodecError(f"{where}: expected an integer")
+        return obj
+    if tp is bytes:
+        if not isinstance(obj, bytes):
+            raise CodecError(f"{where}: expected bytes")
+        return obj
+    if tp is str:
+        if not isinstance(obj, str):
+            raise CodecError(f"{where}: expected a string")
+        return obj
+    if tp is type(None):
+        if obj is not None:
+            raise CodecError(f"{where}: expected nil")
+        return None
+    if tp is Any:
+        return obj
+    raise CodecError(f"{where}: unsupported field type {tp!r}")
+
+
+def encode_struct(value: Any) -> bytes:
+    """Canonical bytes of a dataclass value."""
+    return encode(to_obj(value))
+
+
+def decode_struct(cls: type[T], data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> T:
+    """Decode canonical bytes into ``cls``, refusing anything :func:`encode_struct` would not produce."""
+    return from_obj(cls, decode(data, max_size=max_size))
