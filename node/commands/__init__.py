@@ -1,0 +1,1 @@
+"""Sub-commands of ``yilian``: one module per command, each exposing ``command``."""

@@ -1,0 +1,58 @@
+"""``yilian bench``: run benchmarks, print a table, write results to a JSON file."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import platform
+import time
+from pathlib import Path
+
+import click
+
+
+def _available() -> list[str]:
+    import node.bench
+
+    return sorted(info.name for info in pkgutil.iter_modules(node.bench.__path__) if not info.name.startswith("_"))
+
+
+def _rows(prefix: str, value: object) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        rows = []
+        for key, item in value.items():
+            rows.extend(_rows(f"{prefix}.{key}" if prefix else str(key), item))
+        return rows
+    return [(prefix, str(value))]
+
+
+@click.command("bench")
+@click.argument("names", nargs=-1)
+@click.option("--quick", is_flag=True, help="Short runs (for CI): same figures, less precision.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("bench-results.json"), show_default=True, help="Where to write the JSON results.")
+def command(names: tuple[str, ...], quick: bool, out: Path) -> None:
+    """Run the benchmarks NAMES (default: all) and write their results to --out."""
+    available = _available()
+    chosen = list(names) or available
+    unknown = [name for name in chosen if name not in available]
+    if unknown:
+        raise click.UsageError(f"unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available)}")
+    results: dict = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "quick": quick,
+        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count(), "platform": platform.platform()},
+        "benchmarks": {},
+    }
+    for name in chosen:
+        module = importlib.import_module(f"node.bench.{name}")
+        click.secho(f"== {name}", bold=True, err=True)
+        started = time.perf_counter()
+        outcome = module.run(quick, lambda message: click.echo(f"   … {message}", err=True))
+        outcome["seconds"] = round(time.perf_counter() - started, 2)
+        results["benchmarks"][name] = outcome
+        for key, value in _rows("", outcome):
+            click.echo(f"   {name}.{key:<40} {value}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    click.secho(f"results written to {out}", fg="green", err=True)

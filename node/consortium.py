@@ -1,0 +1,333 @@
+"""Create a consortium: keys, certificates, node configs and one genesis for N centers.
+
+Layout written under ``out``::
+
+    genesis.json               shared by every center (public)
+    members.json               public summary: names, roles, addresses, peer IDs, URLs
+    dev-accounts.json          only with dev_accounts > 0: plaintext development keys
+    centers/<name>/            one directory per center, to copy to its machine
+        node.json              ports, data dir, peers, key paths
+        genesis.json           copy of the shared genesis
+        keys/validator.json    consensus key (encrypted keystore, 0600)
+        keys/admin.json        the center's admin account (encrypted keystore, 0600)
+        keys/p2p.json          libp2p Ed25519 identity (encrypted keystore, 0600)
+        keys/ca.json           the center's organisation CA key (SM2, encrypted, 0600)
+        keys/*.pub.pem         public keys as SubjectPublicKeyInfo PEM
+        keys/ca.crt.pem        the organisation CA's self-signed SM2 root certificate
+        secrets/password       only when no password was supplied: a random one (0600)
+
+Private keys exist only inside the center directories, always encrypted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import secrets
+import shutil
+import string
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from node.config import GENESIS_FORMAT, NODE_CONFIG_FORMAT, ConsensusParams
+from node.crypto import x509
+from node.crypto.keystore import save_ed25519_keystore, save_keystore
+from node.crypto.peer_id import P2PIdentity
+from node.crypto.suites import PrivateKey, get_suite
+from node.errors import ConfigError
+
+DEFAULT_CHAIN_ID = 6600
+DEFAULT_API_PORT = 8600
+DEFAULT_P2P_PORT = 9600
+MAX_CENTERS = 64
+CA_VALIDITY_DAYS = 3650
+
+
+@dataclasses.dataclass(frozen=True)
+class CenterInfo:
+    """What was created for one center (public parts only)."""
+
+    name: str
+    organization: str
+    home: Path
+    validator_address: str
+    admin_address: str
+    peer_id: str
+    api_url: str
+    p2p_address: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsortiumInfo:
+    """The result of :func:`create_consortium`."""
+
+    out: Path
+    genesis_path: Path
+    chain_id: int
+    suite: str
+    centers: tuple[CenterInfo, ...]
+    dev_accounts_path: Path | None
+
+
+def center_name(index: int) -> tuple[str, str]:
+    """(name, organisation) of the index-th center: center-a … center-z, then center-27 …"""
+    letter = string.ascii_lowercase[index] if index < 26 else str(index + 1)
+    return f"center-{letter}", f"Public Resource Trading Center {letter.upper()}"
+
+
+def _write_json(path: Path, document: object, *, private: bool = False) -> None:
+    data = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if private:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(data)
+        os.chmod(path, 0o600)
+    else:
+        path.write_text(data, encoding="utf-8")
+
+
+def _write_private_text(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+def _hex(raw: bytes) -> str:
+    return "0x" + raw.hex()
+
+
+def _org_ca(organization: str, ca_key: PrivateKey) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return x509.issue_sm2_certificate(
+        subject={"CN": f"{organization} Root CA", "O": organization, "C": "CN"},
+        subject_public_key=ca_key.public_key,
+        issuer_key=ca_key,
+        issuer_cert=None,
+        serial=secrets.randbits(63) | 1,
+        not_before=now - datetime.timedelta(minutes=5),
+        not_after=now + datetime.timedelta(days=CA_VALIDITY_DAYS),
+        is_ca=True,
+        path_length=1,
+    )
+
+
+def create_consortium(
+    out: Path | str,
+    centers: int = 4,
+    *,
+    suite: str = "gm",
+    chain_id: int = DEFAULT_CHAIN_ID,
+    chain_name: str | None = None,
+    dev_accounts: int = 0,
+    base_api_port: int = DEFAULT_API_PORT,
+    base_p2p_port: int = DEFAULT_P2P_PORT,
+    host: str = "127.0.0.1",
+    password: bytes | None = None,
+    force: bool = False,
+    consensus: ConsensusParams | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ConsortiumInfo:
+    """Generate a consortium of ``centers`` trading centers under ``out``.
+
+    Every center is a validator, a data custodian and an organisation CA.
+    With ``password`` None each center gets its own random keystore password
+    in ``secrets/password``; production operators pass their own.
+
+    Raises:
+        ConfigError: bad arguments, or ``out`` already holds a consortium and
+            ``force`` is false.
+    """
+    out = Path(out)
+    say = progress or (lambda message: None)
+    if not 1 <= centers <= MAX_CENTERS:
+        raise ConfigError(f"--centers must be between 1 and {MAX_CENTERS}, got {centers}")
+    if not 0 < chain_id < 2**53:
+        raise ConfigError(f"--chain-id must be a positive integer below 2**53, got {chain_id}")
+    if dev_accounts < 0 or dev_accounts > 100:
+        raise ConfigError("dev accounts must be between 0 and 100")
+    for base in (base_api_port, base_p2p_port):
+        if not 1024 <= base <= 65535 - centers:
+            raise ConfigError(f"port base {base} leaves no room for {centers} centers")
+    if (out / "genesis.json").exists() or (out / "centers").exists():
+        if not force:
+            raise ConfigError(f"{out} already holds a consortium; use --force to replace it (its keys will be lost)")
+        shutil.rmtree(out / "centers", ignore_errors=True)
+        for name in ("genesis.json", "members.json", "dev-accounts.json"):
+            (out / name).unlink(missing_ok=True)
+    chain_suite = get_suite(suite)
+    gm = get_suite("gm")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "centers").mkdir()
+
+    plan = []
+    for index in range(centers):
+        name, organization = center_name(index)
+        say(f"[{index + 1}/{centers}] generating keys for {name}")
+        plan.append(
+            {
+                "name": name,
+                "organization": organization,
+                "validator": chain_suite.generate_key(),
+                "admin": chain_suite.generate_key(),
+                "p2p": P2PIdentity.generate(),
+                "ca_key": gm.generate_key(),
+                "api_port": base_api_port + index,
+                "p2p_port": base_p2p_port + index,
+            }
+        )
+    for entry in plan:
+        entry["ca_cert"] = _org_ca(entry["organization"], entry["ca_key"])
+
+    # secp256k1 accounts sign standard Ethereum transactions on any chain;
+    # SM2 accounts sign native transactions, which only a gm chain accepts.
+    dev_kinds = ("ecdsa", "gm") if suite == "gm" else ("ecdsa",)
+    dev_keys = []
+    for index in range(dev_accounts):
+        for kind in dev_kinds:
+            dev_keys.append((kind, get_suite(kind).generate_key()))
+
+    genesis = {
+        "format": GENESIS_FORMAT,
+        "chain_id": chain_id,
+        "chain_name": chain_name or f"yilian-{chain_id}",
+        "suite": suite,
+        "genesis_time_ms": int(time.time() * 1000),
+        "consensus": dataclasses.asdict(consensus or ConsensusParams()),
+        "validators": [
+            {"name": e["name"], "address": _hex(e["validator"].address), "public_key": e["validator"].public_key.hex()}
+            for e in plan
+        ],
+        "members": [
+            {
+                "name": e["name"],
+                "organization": e["organization"],
+                "role": "trading_center",
+                "admin": _hex(e["admin"].address),
+                "validator": _hex(e["validator"].address),
+                "peer_id": e["p2p"].peer_id,
+                "ca_certificate": e["ca_cert"].to_pem().decode(),
+            }
+            for e in plan
+        ],
+        "trusted_cas": [
+            {"name": f"{e['organization']} Root CA", "member": e["name"], "certificate": e["ca_cert"].to_pem().decode()}
+            for e in plan
+        ],
+        "accounts": [{"address": _hex(e["admin"].address), "role": "trading_center", "member": e["name"]} for e in plan]
+        + [{"address": _hex(key.address), "role": "developer", "member": None} for _, key in dev_keys],
+        "contracts": [],
+    }
+    genesis_path = out / "genesis.json"
+    _write_json(genesis_path, genesis)
+
+    infos = []
+    for index, entry in enumerate(plan):
+        name = entry["name"]
+        say(f"[{index + 1}/{centers}] writing {name} (encrypting keystores)")
+        home = out / "centers" / name
+        (home / "keys").mkdir(parents=True)
+        os.chmod(home / "keys", 0o700)
+        if password is None:
+            (home / "secrets").mkdir()
+            os.chmod(home / "secrets", 0o700)
+            center_password = secrets.token_urlsafe(24).encode()
+            _write_private_text(home / "secrets" / "password", center_password.decode() + "\n")
+        else:
+            center_password = password
+        save_keystore(home / "keys" / "validator.json", entry["validator"], center_password)
+        save_keystore(home / "keys" / "admin.json", entry["admin"], center_password)
+        save_keystore(home / "keys" / "ca.json", entry["ca_key"], center_password)
+        identity: P2PIdentity = entry["p2p"]
+        save_ed25519_keystore(home / "keys" / "p2p.json", identity.seed, identity.public_key, identity.peer_id, center_password)
+        (home / "keys" / "validator.pub.pem").write_bytes(chain_suite.public_pem(entry["validator"].public_key))
+        (home / "keys" / "admin.pub.pem").write_bytes(chain_suite.public_pem(entry["admin"].public_key))
+        (home / "keys" / "ca.pub.pem").write_bytes(gm.public_pem(entry["ca_key"].public_key))
+        (home / "keys" / "ca.crt.pem").write_bytes(entry["ca_cert"].to_pem())
+        shutil.copyfile(genesis_path, home / "genesis.json")
+        peers = [
+            {"name": other["name"], "peer_id": other["p2p"].peer_id, "address": f"/ip4/{host}/tcp/{other['p2p_port']}"}
+            for other in plan
+            if other is not entry
+        ]
+        node_config = {
+            "format": NODE_CONFIG_FORMAT,
+            "name": name,
+            "genesis": "genesis.json",
+            "data_dir": "data",
+            "api": {"host": host, "port": entry["api_port"]},
+            "p2p": {"host": host, "port": entry["p2p_port"], "peers": peers},
+            "keys": {
+                "validator": "keys/validator.json",
+                "admin": "keys/admin.json",
+                "p2p": "keys/p2p.json",
+                "ca": "keys/ca.json",
+                "ca_certificate": "keys/ca.crt.pem",
+            },
+            "password_file": "secrets/password" if password is None else None,
+            "log_level": "info",
+        }
+        _write_json(home / "node.json", node_config)
+        infos.append(
+            CenterInfo(
+                name=name,
+                organization=entry["organization"],
+                home=home,
+                validator_address=_hex(entry["validator"].address),
+                admin_address=_hex(entry["admin"].address),
+                peer_id=identity.peer_id,
+                api_url=f"http://{host}:{entry['api_port']}",
+                p2p_address=f"/ip4/{host}/tcp/{entry['p2p_port']}",
+            )
+        )
+
+    members_summary = {
+        "chain_id": chain_id,
+        "suite": suite,
+        "centers": [
+            {
+                "name": info.name,
+                "organization": info.organization,
+                "role": "trading_center",
+                "validator": info.validator_address,
+                "admin": info.admin_address,
+                "peer_id": info.peer_id,
+                "api": info.api_url,
+                "p2p": info.p2p_address,
+            }
+            for info in infos
+        ],
+    }
+    _write_json(out / "members.json", members_summary)
+
+    dev_path = None
+    if dev_keys:
+        dev_path = out / "dev-accounts.json"
+        _write_json(
+            dev_path,
+            {
+                "warning": "DEVELOPMENT ONLY: these private keys are public. Never use them on a real consortium.",
+                "chain_id": chain_id,
+                "accounts": [
+                    {
+                        "suite": kind,
+                        "address": _hex(key.address),
+                        "private_key": "0x" + key.secret_bytes().hex(),
+                        "public_key": key.public_key.hex(),
+                    }
+                    for kind, key in dev_keys
+                ],
+            },
+            private=True,
+        )
+    return ConsortiumInfo(
+        out=out,
+        genesis_path=genesis_path,
+        chain_id=chain_id,
+        suite=suite,
+        centers=tuple(infos),
+        dev_accounts_path=dev_path,
+    )
