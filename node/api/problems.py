@@ -1,0 +1,66 @@
+"""RFC 9457 problem details: every API error is ``application/problem+json`` with a stable ``type``."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from node.codec import CodecError
+from node.errors import ValidationError, YilianError
+from node.ledger.db import DatabaseError
+from node.service import NotFound
+
+TYPE_BASE = "https://yilian.dev/problems/"
+
+
+class Problem(Exception):
+    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
+
+
+def problem_response(status: int, slug: str, title: str, detail: str, instance: str = "", **extra: object) -> JSONResponse:
+    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def install(app) -> None:  # type: ignore[no-untyped-def]
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return problem_response(404, "not-found", "Not found", str(exc), request.url.path)
+
+    @app.exception_handler(ValidationError)
+    async def _invalid(request: Request, exc: ValidationError) -> JSONResponse:
+        return problem_response(400, "invalid-input", "Invalid input", str(exc), request.url.path, field=exc.field)
+
+    @app.exception_handler(CodecError)
+    async def _codec(request: Request, exc: CodecError) -> JSONResponse:
+        return problem_response(400, "malformed-encoding", "Malformed encoding", str(exc), request.url.path)
+
+    @app.exception_handler(DatabaseError)
+    async def _database(request: Request, exc: DatabaseError) -> JSONResponse:
+        return problem_response(503, "storage-unavailable", "Storage unavailable", str(exc), request.url.path)
+
+    @app.exception_handler(YilianError)
+    async def _yilian(request: Request, exc: YilianError) -> JSONResponse:
+        return problem_response(400, "request-refused", "Request refused", str(exc), request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(map(str, e.get("loc", ()))), "msg": e.get("msg", "")} for e in exc.errors()]
+        detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)
+        return problem_response(422, "invalid-request", "Invalid request", detail, request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem_response(exc.status_code, slug, str(exc.detail), str(exc.detail), request.url.path)

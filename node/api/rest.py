@@ -1,0 +1,153 @@
+"""REST resources under ``/v1``: status, blocks, transactions, receipts, proofs, accounts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Optional
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from node.api.encoding import header_json, hx, parse_bytes, receipt_json, tx_json
+from node.api.problems import Problem
+from node.errors import ValidationError
+from node.service import NodeService
+from node.types import Transaction
+
+router = APIRouter(prefix="/v1")
+MSGPACK = "application/msgpack"
+MAX_WAIT_S = 60.0
+
+
+def service(request: Request) -> NodeService:
+    return request.app.state.service
+
+
+class NativeTxFields(BaseModel):
+    """A signed native transaction as JSON (bytes as 0x-hex, value as a decimal string)."""
+
+    chain_id: int
+    nonce: int
+    sender: str
+    to: Optional[str] = None
+    value: str = "0"
+    data: str = "0x"
+    gas_limit: int
+    valid_until: int
+    public_key: str
+    signature: str
+
+    def to_transaction(self) -> Transaction:
+        try:
+            value = int(self.value)
+        except ValueError:
+            raise ValidationError("value", "must be a decimal integer string") from None
+        return Transaction(
+            self.chain_id, self.nonce, parse_bytes(self.sender, "sender", 20),
+            None if self.to is None else parse_bytes(self.to, "to", 20), value, parse_bytes(self.data, "data"),
+            self.gas_limit, self.valid_until, parse_bytes(self.public_key, "public_key"), parse_bytes(self.signature, "signature"),
+        )
+
+
+class SubmitTx(BaseModel):
+    """Either ``raw`` (wire bytes of a native or Ethereum transaction) or ``transaction`` (native fields)."""
+
+    raw: Optional[str] = Field(default=None, description="0x-hex wire bytes")
+    transaction: Optional[NativeTxFields] = None
+
+
+async def _raw_body(request: Request) -> bytes:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    body = await request.body()
+    if content_type == MSGPACK:
+        return body
+    try:
+        document = SubmitTx.model_validate_json(body)
+    except ValueError as exc:
+        raise Problem(422, "invalid-request", "Invalid request", f"expected JSON {{'raw': '0x…'}} or {{'transaction': {{…}}}} or an {MSGPACK} body: {exc}") from None
+    if (document.raw is None) == (document.transaction is None):
+        raise Problem(422, "invalid-request", "Invalid request", "give exactly one of 'raw' and 'transaction'")
+    if document.raw is not None:
+        return parse_bytes(document.raw, "raw")
+    return document.transaction.to_transaction().encode()  # type: ignore[union-attr]
+
+
+@router.get("/status", summary="Chain id, head, validators, peers")
+def get_status(node: NodeService = Depends(service)) -> dict:
+    return node.status()
+
+
+def _block_json(node: NodeService, block, full: bool) -> dict:  # type: ignore[no-untyped-def]
+    block_hash = block.hash(node.chain.suite)
+    certificate = node.chain.store.certificate(block.header.height)
+    body: dict[str, Any] = header_json(block.header, block_hash)
+    body["certified"] = certificate is not None
+    body["transactions"] = [hx(raw) for raw in block.transactions] if full else len(block.transactions)
+    return body
+
+
+@router.get("/blocks/{block_id}", summary="A block by height, hash or tag (latest, earliest)")
+def get_block(block_id: str, full: bool = False, node: NodeService = Depends(service)) -> dict:
+    if block_id.startswith("0x") and len(block_id) == 66:
+        block = node.block_by_hash(parse_bytes(block_id, "block_id", 32))
+    else:
+        block = node.block(node.resolve_height(block_id))
+    return _block_json(node, block, full)
+
+
+@router.get("/blocks/{height}/certificate", summary="The commit certificate of a block")
+def get_certificate(height: int, node: NodeService = Depends(service)) -> dict:
+    node.block(height)
+    certificate = node.chain.store.certificate(height)
+    if certificate is None:
+        raise Problem(404, "not-found", "Not found", "the genesis block has no certificate: the genesis file certifies it")
+    return {
+        "chain_id": certificate.chain_id, "height": certificate.height, "round": certificate.round,
+        "block_hash": hx(certificate.block_hash),
+        "signatures": [{"validator": hx(s.validator), "signature": hx(s.signature)} for s in certificate.signatures],
+        "encoded": hx(certificate.encode()),
+    }
+
+
+@router.post("/transactions", status_code=202, summary="Submit a signed transaction (JSON or msgpack)")
+async def post_transaction(request: Request, wait: float = Query(0, ge=0, le=MAX_WAIT_S, description="seconds to wait for inclusion"),
+                           node: NodeService = Depends(service)) -> dict:
+    raw = await _raw_body(request)
+    tx = await asyncio.to_thread(node.submit, raw)
+    if wait:
+        record = await asyncio.to_thread(node.wait_for, tx.hash, wait)
+        return tx_json(record)
+    return {"hash": hx(tx.hash), "status": "pending", "kind": tx.kind}
+
+
+@router.get("/transactions/{tx_hash}", summary="A transaction; ?wait=S waits up to S seconds for inclusion")
+async def get_transaction(tx_hash: str, wait: float = Query(0, ge=0, le=MAX_WAIT_S), node: NodeService = Depends(service)) -> dict:
+    digest = parse_bytes(tx_hash, "tx_hash", 32)
+    record = await asyncio.to_thread(node.wait_for, digest, wait) if wait else node.transaction(digest)
+    return tx_json(record)
+
+
+@router.get("/transactions/{tx_hash}/receipt", summary="The receipt (status, gas, logs, revert reason)")
+def get_receipt(tx_hash: str, node: NodeService = Depends(service)) -> dict:
+    record, receipt = node.receipt(parse_bytes(tx_hash, "tx_hash", 32))
+    body = receipt_json(receipt)
+    body.update(height=record.height, index=record.index, block_hash=hx(record.block_hash))
+    return body
+
+
+@router.get("/transactions/{tx_hash}/proof", summary="Inclusion proof of the transaction or its receipt")
+def get_proof(tx_hash: str, kind: str = Query("transaction", pattern="^(transaction|receipt)$"), node: NodeService = Depends(service)) -> dict:
+    return node.proof(parse_bytes(tx_hash, "tx_hash", 32), kind)
+
+
+@router.get("/accounts/{address}", summary="Balance, nonce, code size and admission of an account")
+def get_account(address: str, block: str = "latest", node: NodeService = Depends(service)) -> dict:
+    raw = parse_bytes(address, "address", 20)
+    height = node.resolve_height(block)
+    state = node.chain.executor.state_at(height)
+    nonce = state.get_nonce(raw)
+    return {
+        "address": hx(raw), "height": height, "balance": str(state.get_balance(raw)), "nonce": nonce,
+        "pending_nonce": node.mempool.pending_nonce(raw, nonce), "code_size": len(state.get_code(raw)),
+        "admitted": node.chain.store.is_admitted(raw),
+    }

@@ -1,0 +1,167 @@
+"""Execution throughput: the py-evm ceiling in-process vs a solo node's finalized txs/s over HTTP.
+
+Both sides run the same workload: signed EIP-1559 transactions, each a call
+that writes one storage slot of a small contract (``SSTORE(0, arg)``), from
+three admitted development accounts.
+
+* **ceiling**: the transactions applied directly to py-evm's Prague state
+  (in memory, our zero-fee state class, decode + sender recovery included),
+  then the state root — no pool, no blocks, no disk, no HTTP.
+* **node**: a real ``yilian localnet`` process; transactions go in through
+  JSON-RPC batches (``eth_sendRawTransaction``), and the clock stops when
+  the last one is in a committed block (the node's blocks are final).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+# runtime: SSTORE(0, CALLDATALOAD(4)); STOP  — a one-slot write, as a `set(uint256)` call would do
+ONE_SLOT_RUNTIME = bytes.fromhex("6004356000550000")
+ONE_SLOT_INIT = bytes.fromhex("6008600c60003960086000f3") + ONE_SLOT_RUNTIME
+SELECTOR = bytes.fromhex("60fe47b1")  # set(uint256)
+
+
+from eth_utils import to_checksum_address
+
+
+def _sign_batch(accounts: list, start_nonces: list[int], count: int, to: bytes, chain_id: int) -> list[bytes]:
+    raws = []
+    for i in range(count):
+        which = i % len(accounts)
+        nonce = start_nonces[which] + i // len(accounts)
+        data = SELECTOR + (i + 1).to_bytes(32, "big")
+        fields = {"nonce": nonce, "gas": 60_000, "to": to_checksum_address(to), "value": 0, "data": data, "chainId": chain_id,
+                  "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "type": 2}
+        raws.append(bytes(accounts[which].sign_transaction(fields).raw_transaction))
+    return raws
+
+
+def _ceiling(count: int, chain_id: int) -> float:
+    from eth.constants import BLANK_ROOT_HASH
+    from eth.db.atomic import AtomicDB
+    from eth_account import Account
+
+    from node.execution.evm import make_state
+    from node.execution.transactions import decode_transaction
+    from node.crypto import get_suite
+
+    accounts = [Account.create() for _ in range(3)]
+    state = make_state(AtomicDB(), BLANK_ROOT_HASH, chain_id=chain_id, height=1, timestamp=1, coinbase=bytes(20), gas_limit=10**9)
+    contract = b"\x5a" * 20
+    state.set_code(contract, ONE_SLOT_RUNTIME)
+    state.persist()
+    raws = _sign_batch(accounts, [0, 0, 0], count, contract, chain_id)
+    suite = get_suite("gm")
+    started = time.perf_counter()
+    for raw in raws:
+        tx = decode_transaction(raw, suite, chain_id)
+        state.lock_changes()
+        computation = state.apply_transaction(tx.evm)
+        assert not computation.is_error, computation.error
+    state.persist()
+    _ = state.state_root
+    return count / (time.perf_counter() - started)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _rpc(url: str, payload: object) -> object:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read())
+
+
+def _node(count: int, progress: Callable[[str], None]) -> dict:
+    from eth_account import Account
+
+    with tempfile.TemporaryDirectory(prefix="yilian-bench-") as scratch:
+        port = _free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "localnet", "--dir", scratch, "--port", str(port), "--log-level", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    _rpc(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the bench node did not start: {process.stderr.read() if process.stderr else ''}")
+                    time.sleep(0.2)
+            description = json.loads((Path(scratch) / "localnet.json").read_text())
+            chain_id = description["chain_id"]
+            accounts = [Account.from_key(a["private_key"]) for a in description["accounts"] if a["suite"] == "ecdsa"]
+            deployer = accounts[0]
+            deploy = deployer.sign_transaction({"nonce": 0, "gas": 200_000, "data": ONE_SLOT_INIT, "value": 0, "chainId": chain_id,
+                                                "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "type": 2})
+            tx_hash = _rpc(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x" + bytes(deploy.raw_transaction).hex()]})["result"]
+            receipt = None
+            while receipt is None:
+                time.sleep(0.1)
+                receipt = _rpc(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt", "params": [tx_hash]})["result"]
+            contract = bytes.fromhex(receipt["contractAddress"][2:])
+            nonces = [1 if a is deployer else 0 for a in accounts]
+            raws = _sign_batch(accounts, nonces, count, contract, chain_id)
+            progress(f"node: submitting {count} transactions in JSON-RPC batches of 100")
+            start_height = int(_rpc(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})["result"], 16)
+            started = time.perf_counter()
+            hashes = []
+            for offset in range(0, count, 100):
+                batch = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": ["0x" + raw.hex()]}
+                         for i, raw in enumerate(raws[offset:offset + 100])]
+                for answer in _rpc(url, batch):  # type: ignore[union-attr]
+                    if "error" in answer:
+                        raise RuntimeError(f"the node refused a bench transaction: {answer['error']}")
+                    hashes.append(answer["result"])
+            submitted = time.perf_counter() - started
+            last = [hashes[-i] for i in range(1, min(len(accounts), len(hashes)) + 1)]
+            while True:
+                answers = _rpc(url, [{"jsonrpc": "2.0", "id": i, "method": "eth_getTransactionReceipt", "params": [h]} for i, h in enumerate(last)])
+                if all(a.get("result") for a in answers):  # type: ignore[union-attr]
+                    break
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - started
+            end_height = int(_rpc(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})["result"], 16)
+            failed = [a["result"]["status"] for a in answers if a["result"]["status"] != "0x1"]  # type: ignore[union-attr,index]
+            if failed:
+                raise RuntimeError("bench transactions failed on the node")
+            return {"finalized_per_s": round(count / elapsed, 1), "submit_per_s": round(count / submitted, 1),
+                    "blocks": end_height - start_height}
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def run(quick: bool, progress: Callable[[str], None]) -> dict:
+    count = 600 if quick else 3000
+    progress(f"ceiling: applying {count} one-slot writes directly to py-evm")
+    ceiling = _ceiling(count, 6600)
+    progress(f"ceiling {ceiling:.0f} tx/s; starting a solo node")
+    node = _node(count, progress)
+    return {
+        "transactions": count,
+        "ceiling_py_evm_per_s": round(ceiling, 1),
+        "node_finalized_per_s": node["finalized_per_s"],
+        "node_submit_per_s": node["submit_per_s"],
+        "node_blocks": node["blocks"],
+        "ratio": round(node["finalized_per_s"] / ceiling, 3),
+    }

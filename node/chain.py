@@ -1,0 +1,89 @@
+"""One node's chain: the database, the block store and the executor, opened together.
+
+:class:`Chain` is the seam consensus drives: ``propose`` builds a block from
+waiting transactions, ``validate`` re-executes a proposal (the same code),
+``commit`` writes a block with its certificate in one batch. The solo engine
+(:mod:`node.solo`) and, later, the BFT engine call only these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+
+from node.config import Genesis
+from node.execution.executor import BlockExecution, Executor
+from node.ledger.db import Database, DatabaseError
+from node.ledger.store import BlockStore
+from node.types import Block, CommitCertificate, Header
+
+
+class Chain:
+    """The ledger of one node, initialised from genesis on first open."""
+
+    def __init__(self, data_dir: Path | str, genesis: Genesis) -> None:
+        self.genesis = genesis
+        self.suite = genesis.suite
+        self.chain_id = genesis.chain_id
+        self.validators = genesis.validator_set()
+        self.database = Database(Path(data_dir) / "chain")
+        self._commit_lock = threading.Lock()
+        self.new_block = threading.Condition()
+        try:
+            self.store = BlockStore(self.database, self.suite)
+            self.executor = Executor(self.store, genesis)
+            self._open_or_initialise()
+        except BaseException:
+            self.database.close()
+            raise
+
+    def _open_or_initialise(self) -> None:
+        genesis_hash = self.genesis.hash()
+        stored = self.store.genesis_hash()
+        if stored is None:
+            if self.store.head() is not None:
+                raise DatabaseError(f"{self.database.path} has blocks but no genesis record; it was not written by this node")
+            execution, admitted = self.executor.genesis_execution()
+            commit = dataclasses.replace(execution.to_commit(None), admitted=admitted)
+            self.store.commit(commit, genesis_hash=genesis_hash)
+        elif stored != genesis_hash:
+            raise DatabaseError(
+                f"{self.database.path} belongs to another chain (genesis 0x{stored.hex()[:16]}…, this genesis is "
+                f"0x{genesis_hash.hex()[:16]}…); use an empty data directory for this consortium"
+            )
+
+    @property
+    def height(self) -> int:
+        return self.store.height
+
+    def head_header(self) -> Header:
+        header = self.store.header(self.store.height)
+        assert header is not None, "an open chain always has its genesis block"
+        return header
+
+    # -- the consensus seam --------------------------------------------------------
+
+    def propose(self, candidates, time_ms: int, proposer: bytes) -> BlockExecution:  # type: ignore[no-untyped-def]
+        """Build the next block on the head from ``candidates`` (decoded transactions)."""
+        return self.executor.build_block(self.head_header(), candidates, time_ms, proposer)
+
+    def validate(self, block: Block) -> BlockExecution:
+        """Re-execute a proposed block; raises InvalidBlock naming what is wrong."""
+        return self.executor.validate_and_execute(block)
+
+    def commit(self, execution: BlockExecution, certificate: CommitCertificate) -> None:
+        """Check the certificate against the block and write both (one atomic batch)."""
+        header = execution.block.header
+        if certificate.block_hash != execution.block_hash or certificate.height != header.height:
+            raise DatabaseError(f"certificate for height {certificate.height} does not certify block {header.height}")
+        certificate.verify(self.suite, self.validators, chain_id=self.chain_id)
+        with self._commit_lock:
+            self.store.commit(execution.to_commit(certificate))
+        with self.new_block:
+            self.new_block.notify_all()
+
+    def close(self) -> None:
+        with self._commit_lock:
+            self.database.close()
+

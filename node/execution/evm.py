@@ -1,0 +1,90 @@
+"""py-evm's Prague fork as YiLian executes it: no fees, no rewards, national-crypto precompiles.
+
+Transactions are applied through the VM *state* (``PragueState``), not
+``MiningChain``: there is no proof of work, no uncle or withdrawal logic, and
+the block header is ours. Gas price is fixed at zero — a sender needs no
+balance for gas — and gas limits remain the bound on work.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from eth.abc import SignedTransactionAPI
+from eth.vm.execution_context import ExecutionContext
+from eth.vm.forks.prague.computation import PRAGUE_PRECOMPILES, PragueComputation
+from eth.vm.forks.prague.state import PragueState
+from eth_utils import ValidationError as EthValidationError
+from eth_utils.toolz import merge
+
+from node.execution.precompiles import PRECOMPILES
+
+EIP3529_MAX_REFUND_QUOTIENT = 5
+
+
+class YilianComputation(PragueComputation):
+    _precompiles = merge(PRAGUE_PRECOMPILES, PRECOMPILES)
+
+
+class YilianState(PragueState):
+    """Prague state with zero gas price and the YiLian precompiles."""
+
+    computation_class = YilianComputation
+
+    def get_gas_price(self, transaction: SignedTransactionAPI) -> int:
+        return 0
+
+    def get_tip(self, transaction: SignedTransactionAPI) -> int:
+        return 0
+
+    def get_transaction_context(self, transaction: SignedTransactionAPI):  # type: ignore[override]
+        return self.get_transaction_context_class()(gas_price=0, origin=transaction.sender)
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        """The executor checked admission, nonce and balance before; recheck the two py-evm relies on."""
+        nonce = self.get_nonce(transaction.sender)
+        if nonce != transaction.nonce:
+            raise EthValidationError(f"nonce {transaction.nonce} is not the account nonce {nonce}")
+        if self.get_balance(transaction.sender) < transaction.value:
+            raise EthValidationError("balance below the transferred value")
+
+
+def make_state(
+    db: object,
+    state_root: bytes,
+    *,
+    chain_id: int,
+    height: int,
+    timestamp: int,
+    coinbase: bytes,
+    gas_limit: int,
+    prev_hashes: Iterable[bytes] = (),
+    mix_hash: bytes = bytes(32),
+) -> YilianState:
+    """A state at ``state_root`` executing as block ``height``.
+
+    ``mix_hash`` feeds the PREVRANDAO opcode; we set it to the parent block
+    hash, which is deterministic and known to every validator (it is not a
+    source of randomness and contracts must not use it as one).
+    """
+    context = ExecutionContext(
+        coinbase=coinbase,
+        timestamp=timestamp,
+        block_number=height,
+        difficulty=0,
+        mix_hash=mix_hash,
+        gas_limit=gas_limit,
+        prev_hashes=prev_hashes,
+        chain_id=chain_id,
+        base_fee_per_gas=0,
+        excess_blob_gas=0,
+    )
+    return YilianState(db, context, state_root)
+
+
+def gas_used_by(transaction_gas: int, computation: object) -> int:
+    """Gas a transaction used, as py-evm's Prague VM computes it for the receipt."""
+    consumed = transaction_gas - computation.get_gas_remaining() + computation.data_floor_gas  # type: ignore[attr-defined]
+    refund = min(computation.get_gas_refund(), consumed // EIP3529_MAX_REFUND_QUOTIENT)  # type: ignore[attr-defined]
+    return consumed - refund
+

@@ -1,0 +1,331 @@
+"""Executing blocks: the same code builds a block (proposer) and checks one (validator).
+
+``build_block`` takes candidate transactions and leaves out those that may not
+go in (with the reason); ``validate_and_execute`` takes a proposed block and
+refuses it at the first rule it breaks, naming the field and both values.
+Both run :meth:`Executor._execute`, so a block the proposer built is exactly
+the block a validator re-derives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Callable, Iterator, Sequence
+
+from eth.constants import BLANK_ROOT_HASH
+from eth.db.account import AccountDB
+from eth_utils import ValidationError as EthValidationError
+
+from node.config import Genesis
+from node.errors import ValidationError
+from node.execution.evm import gas_used_by, make_state
+from node.execution.transactions import ChainTx, PlainEvmTransaction, decode_transaction
+from node.ledger.db import StagedStateDB
+from node.ledger.merkle import merkle_root
+from node.ledger.store import BlockCommit, BlockStore
+from node.types import Block, Header, Log, Receipt, ZERO_HASH
+
+ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
+PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
+MAX_ANCESTORS = 256
+CALL_GAS_DEFAULT = 50_000_000
+DOES_NOT_FIT = "does not fit"  # the prefix of reasons that are about this block only (try the next one)
+
+
+class InvalidBlock(ValidationError):
+    """A proposed block breaks a rule; ``field`` names it."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlockExecution:
+    """A block and everything its execution derived."""
+
+    block: Block
+    block_hash: bytes
+    transactions: tuple[ChainTx, ...]
+    receipts: tuple[Receipt, ...]
+    state_writes: dict[bytes, bytes]
+    rejected: tuple[tuple[ChainTx, str], ...] = ()
+
+    def to_commit(self, certificate) -> BlockCommit:  # type: ignore[no-untyped-def]
+        return BlockCommit(
+            block=self.block, block_hash=self.block_hash, certificate=certificate, receipts=self.receipts,
+            tx_hashes=tuple(tx.hash for tx in self.transactions), state_writes=self.state_writes,
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallResult:
+    """The outcome of a call executed without a block (eth_call, eth_estimateGas)."""
+
+    success: bool
+    output: bytes
+    gas_used: int
+    error: str
+
+
+def decode_revert(output: bytes) -> str:
+    """A readable reason from revert data: ``Error(string)`` text, a panic code, or a custom error selector."""
+    if output[:4] == ERROR_SELECTOR and len(output) >= 68:
+        try:
+            length = int.from_bytes(output[36:68], "big")
+            return output[68:68 + length].decode("utf-8", errors="replace")
+        except (ValueError, IndexError):
+            return "malformed Error(string) revert data"
+    if output[:4] == PANIC_SELECTOR and len(output) >= 36:
+        return f"panic code 0x{int.from_bytes(output[4:36], 'big'):02x}"
+    if len(output) >= 4:
+        return f"custom error 0x{output[:4].hex()}"
+    return ""
+
+
+def _error_text(computation) -> str:  # type: ignore[no-untyped-def]
+    if not computation.is_error:
+        return ""
+    if computation.output:
+        reason = decode_revert(bytes(computation.output))
+        if reason:
+            return reason
+    error = computation.error
+    name = type(error).__name__
+    detail = str(error)
+    return f"{name}: {detail}" if detail and detail != name else name
+
+
+class _Ancestors:
+    """Hashes of the blocks before ``height``, newest first, read on demand (BLOCKHASH)."""
+
+    def __init__(self, store: BlockStore, parent_height: int) -> None:
+        self._store = store
+        self._parent = parent_height
+
+    def __iter__(self) -> Iterator[bytes]:
+        for height in range(self._parent, max(self._parent - MAX_ANCESTORS, -1), -1):
+            block_hash = self._store.block_hash(height)
+            if block_hash is None:
+                return
+            yield block_hash
+
+
+class Executor:
+    """Runs transactions on py-evm over the node's LevelDB for one chain."""
+
+    def __init__(self, store: BlockStore, genesis: Genesis) -> None:
+        self.store = store
+        self.genesis = genesis
+        self.suite = genesis.suite
+        self.chain_id = genesis.chain_id
+        self.params = genesis.consensus
+        self.validators_hash = genesis.validator_set().hash(self.suite)
+        self._head_accounts = None
+        self._head_lock = threading.Lock()
+
+    # -- genesis --------------------------------------------------------------
+
+    def genesis_execution(self) -> tuple[BlockExecution, tuple[bytes, ...]]:
+        """Block 0, derived from the genesis file alone: allocations, no transactions."""
+        staged = StagedStateDB(self.store.db)
+        state = make_state(staged, BLANK_ROOT_HASH, chain_id=self.chain_id, height=0,
+                           timestamp=self.genesis.genesis_time_ms // 1000, coinbase=bytes(20),
+                           gas_limit=self.params.max_block_gas)
+        for account in self.genesis.accounts:
+            if account.balance:
+                state.set_balance(account.address, account.balance)
+        for contract in self.genesis.contracts:
+            address = bytes.fromhex(contract["address"].removeprefix("0x"))
+            state.set_code(address, bytes.fromhex(contract["code"].removeprefix("0x")))
+            for slot, value in contract.get("storage", {}).items():
+                state.set_storage(address, int(slot, 0), int(value, 0))
+        state.persist()
+        header = Header(
+            chain_id=self.chain_id, height=0, time_ms=self.genesis.genesis_time_ms, parent_hash=ZERO_HASH,
+            proposer=bytes(20), tx_root=merkle_root(self.suite, []), receipt_root=merkle_root(self.suite, []),
+            state_root=state.state_root, validators_hash=self.validators_hash,
+            next_validators_hash=self.validators_hash, gas_used=0, tx_count=0,
+        )
+        block = Block(header, ())
+        execution = BlockExecution(block, block.hash(self.suite), (), (), staged.state_writes())
+        return execution, tuple(sorted(self.genesis.admitted_addresses()))
+
+    # -- blocks ------------------------------------------------------------------
+
+    def build_block(self, parent: Header, candidates: Sequence[ChainTx], time_ms: int, proposer: bytes) -> BlockExecution:
+        """The next block with as many of ``candidates`` (in order) as may go in; others are returned in ``rejected``."""
+        time_ms = max(time_ms, parent.time_ms + 1)
+        return self._execute(parent, candidates, time_ms, proposer, strict=False)
+
+    def validate_and_execute(self, block: Block) -> BlockExecution:
+        """Check a proposed block against its parent and re-execute it.
+
+        Raises:
+            InvalidBlock: naming the header field or transaction at fault, with
+                the value in the block and the value derived here.
+        """
+        header = block.header
+        try:
+            header.validate_shape()
+        except ValidationError as exc:
+            raise InvalidBlock(exc.field, exc.reason) from None
+        parent = self.store.header(header.height - 1) if header.height > 0 else None
+        if parent is None:
+            raise InvalidBlock("header.height", f"block {header.height} has no parent here (head is {self.store.height})")
+        self._expect("header.chain_id", header.chain_id, self.chain_id)
+        self._expect("header.parent_hash", header.parent_hash, parent.hash(self.suite))
+        if header.time_ms <= parent.time_ms:
+            raise InvalidBlock("header.time_ms", f"{header.time_ms} is not after the parent's {parent.time_ms}")
+        self._expect("header.validators_hash", header.validators_hash, self.validators_hash)
+        self._expect("header.next_validators_hash", header.next_validators_hash, self.validators_hash)
+        self._expect("header.tx_count", header.tx_count, len(block.transactions))
+        if len(block.transactions) > self.params.max_block_txs:
+            raise InvalidBlock("transactions", f"{len(block.transactions)} transactions, the limit is {self.params.max_block_txs}")
+        txs = []
+        for index, raw in enumerate(block.transactions):
+            try:
+                txs.append(decode_transaction(raw, self.suite, self.chain_id))
+            except ValidationError as exc:
+                raise InvalidBlock(f"transactions[{index}].{exc.field}", exc.reason) from None
+        execution = self._execute(parent, txs, header.time_ms, header.proposer, strict=True)
+        derived = execution.block.header
+        for field in ("gas_used", "tx_root", "receipt_root", "state_root"):
+            self._expect(f"header.{field}", getattr(header, field), getattr(derived, field))
+        if derived != header:  # every field is compared above; this guards against a new field being forgotten
+            raise InvalidBlock("header", "differs from the header derived by execution")
+        return execution
+
+    @staticmethod
+    def _expect(field: str, found: object, expected: object) -> None:
+        if found != expected:
+            show = (lambda v: "0x" + v.hex()) if isinstance(found, bytes) else repr
+            raise InvalidBlock(field, f"block has {show(found)}, expected {show(expected)}")  # type: ignore[operator]
+
+    def _execute(self, parent: Header, candidates: Sequence[ChainTx], time_ms: int, proposer: bytes, *, strict: bool) -> BlockExecution:
+        height = parent.height + 1
+        parent_hash = parent.hash(self.suite)
+        staged = StagedStateDB(self.store.db)
+        state = make_state(
+            staged, parent.state_root, chain_id=self.chain_id, height=height, timestamp=time_ms // 1000,
+            coinbase=proposer, gas_limit=self.params.max_block_gas,
+            prev_hashes=_Ancestors(self.store, parent.height), mix_hash=parent_hash,
+        )
+        included: list[ChainTx] = []
+        receipts: list[Receipt] = []
+        rejected: list[tuple[ChainTx, str]] = []
+        seen: set[bytes] = set()
+        cumulative = 0
+        for index, tx in enumerate(candidates):
+            reason = self._inclusion_problem(state, tx, height, cumulative, seen, len(included))
+            if reason is None:
+                state.lock_changes()
+                try:
+                    computation = state.apply_transaction(tx.evm)
+                except EthValidationError as exc:  # py-evm's own checks; ours should have caught it first
+                    reason = f"refused by the EVM: {exc}"
+            if reason is not None:
+                if strict:
+                    raise InvalidBlock(f"transactions[{index}]", f"0x{tx.hash.hex()} {reason}")
+                rejected.append((tx, reason))
+                continue
+            gas = gas_used_by(tx.gas, computation)
+            cumulative += gas
+            seen.add(tx.hash)
+            included.append(tx)
+            receipts.append(self._receipt(tx, computation, gas, cumulative))
+        state.persist()
+        tx_leaves = [tx.raw for tx in included]
+        header = Header(
+            chain_id=self.chain_id, height=height, time_ms=time_ms, parent_hash=parent_hash, proposer=proposer,
+            tx_root=merkle_root(self.suite, tx_leaves),
+            receipt_root=merkle_root(self.suite, [receipt.encode() for receipt in receipts]),
+            state_root=state.state_root, validators_hash=self.validators_hash,
+            next_validators_hash=self.validators_hash, gas_used=cumulative, tx_count=len(included),
+        )
+        block = Block(header, tuple(tx_leaves))
+        return BlockExecution(block, block.hash(self.suite), tuple(included), tuple(receipts), staged.state_writes(), tuple(rejected))
+
+    def _inclusion_problem(self, state, tx: ChainTx, height: int, cumulative: int, seen: set[bytes], count: int) -> str | None:  # type: ignore[no-untyped-def]
+        """Why ``tx`` may not go into this block, or None."""
+        if count >= self.params.max_block_txs:
+            return f"{DOES_NOT_FIT}: the block already holds {count} transactions"
+        if tx.hash in seen or self.store.tx_location(tx.hash) is not None:
+            return "is a duplicate of a transaction already on chain"
+        if not self.store.is_admitted(tx.sender):
+            return f"sender 0x{tx.sender.hex()} is not an admitted account"
+        if tx.valid_until is not None and tx.valid_until < height:
+            return f"expired: valid until height {tx.valid_until}, this is height {height}"
+        nonce = state.get_nonce(tx.sender)
+        if tx.nonce != nonce:
+            return f"has nonce {tx.nonce}, the sender's next nonce is {nonce}"
+        if cumulative + tx.gas > self.params.max_block_gas:
+            return f"{DOES_NOT_FIT}: gas limit {tx.gas} exceeds the block's remaining {self.params.max_block_gas - cumulative}"
+        balance = state.get_balance(tx.sender)
+        if balance < tx.value:
+            return f"sender balance {balance} is below the value {tx.value}"
+        return None
+
+    def _receipt(self, tx: ChainTx, computation, gas: int, cumulative: int) -> Receipt:  # type: ignore[no-untyped-def]
+        success = not computation.is_error
+        logs = tuple(
+            Log(bytes(address), tuple(topic.to_bytes(32, "big") for topic in topics), bytes(data))
+            for address, topics, data in computation.get_log_entries()
+        ) if success else ()
+        contract = bytes(computation.msg.storage_address) if tx.is_create and success else None
+        return Receipt(
+            tx_hash=tx.hash, status=1 if success else 0, gas_used=gas, cumulative_gas_used=cumulative, logs=logs,
+            contract_address=contract, output=bytes(computation.output), revert_reason=_error_text(computation),
+        )
+
+    # -- reads -----------------------------------------------------------------------
+
+    def head_nonce(self, address: bytes) -> int:
+        """The account nonce in the head state, read through a view cached until the head moves."""
+        head = self.store.head()
+        with self._head_lock:
+            cached = self._head_accounts
+            if cached is None or cached[0] != head:
+                header = self.store.header(head[0])  # type: ignore[index]
+                cached = (head, AccountDB(StagedStateDB(self.store.db), header.state_root))  # type: ignore[union-attr]
+                self._head_accounts = cached
+            return cached[1].get_nonce(address)
+
+    def state_at(self, height: int | None = None):  # type: ignore[no-untyped-def]
+        """A throwaway py-evm state after block ``height`` (the head when None); writes go nowhere."""
+        header = self.store.header(self.store.height if height is None else height)
+        if header is None:
+            raise ValidationError("block", f"no block at height {height}")
+        return make_state(
+            StagedStateDB(self.store.db), header.state_root, chain_id=self.chain_id, height=header.height + 1,
+            timestamp=header.time_ms // 1000 + 1, coinbase=bytes(20), gas_limit=self.params.max_block_gas,
+            prev_hashes=_Ancestors(self.store, header.height), mix_hash=header.hash(self.suite),
+        )
+
+    def call(self, *, sender: bytes, to: bytes | None, data: bytes, value: int = 0, gas: int | None = None,
+             height: int | None = None) -> CallResult:
+        """Execute a message on the state after ``height`` without recording anything."""
+        state = self.state_at(height)
+        gas = CALL_GAS_DEFAULT if gas is None else gas
+        message = PlainEvmTransaction(sender, state.get_nonce(sender), gas, to, value, data)
+        if gas < message.intrinsic_gas:
+            return CallResult(False, b"", gas, f"gas {gas} is below the intrinsic cost {message.intrinsic_gas}")
+        if state.get_balance(sender) < value:
+            return CallResult(False, b"", 0, f"sender balance is below the value {value}")
+        computation = state.apply_transaction(message)
+        return CallResult(not computation.is_error, bytes(computation.output), gas_used_by(gas, computation), _error_text(computation))
+
+    def estimate_gas(self, *, sender: bytes, to: bytes | None, data: bytes, value: int = 0, height: int | None = None) -> CallResult:
+        """The smallest gas limit at which the call succeeds (binary search), or the failing call's result."""
+        high = self.params.max_block_gas
+        result = self.call(sender=sender, to=to, data=data, value=value, gas=high, height=height)
+        if not result.success:
+            return result
+        low = max(result.gas_used - 1, PlainEvmTransaction(sender, 0, 0, to, value, data).intrinsic_gas - 1)
+        high = max(result.gas_used, low + 1)
+        while not self.call(sender=sender, to=to, data=data, value=value, gas=high, height=height).success:
+            low, high = high, min(high * 2, self.params.max_block_gas)
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self.call(sender=sender, to=to, data=data, value=value, gas=middle, height=height).success:
+                high = middle
+            else:
+                low = middle
+        return CallResult(True, result.output, high, "")

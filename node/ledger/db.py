@@ -1,0 +1,127 @@
+"""LevelDB (plyvel) under one node: key prefixes, atomic batches, and py-evm's DB interface.
+
+Everything a node stores lives in one LevelDB so that a block, its state
+changes and its indexes can be written in **one** write batch: LevelDB
+applies a batch atomically (it goes to the write-ahead log as one record),
+so a process killed at any moment leaves either all of it or none of it.
+
+Key prefixes (one byte, then the key):
+
+====  =====================================================
+``s``  state trie nodes and contract code (py-evm's keys)
+``b``  block by hash; ``h`` block hash by height
+``c``  commit certificate by height
+``r``  receipts of a block by height
+``t``  tx hash → (height, index)
+``a``  log index by address; ``o`` log index by topic
+``p``  admitted accounts
+``m``  metadata (head, genesis hash, schema version)
+====  =====================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import plyvel
+from eth.db.backends.base import BaseAtomicDB
+from eth.db.atomic import AtomicDBWriteBatch
+
+from node.errors import YilianError
+
+STATE = b"s"
+
+
+class DatabaseError(YilianError):
+    """The node's database cannot be opened or is inconsistent."""
+
+
+class Database:
+    """The node's LevelDB. Opening takes LevelDB's own lock: one process per data directory."""
+
+    def __init__(self, path: Path | str, *, create: bool = True) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = plyvel.DB(str(self.path), create_if_missing=create, paranoid_checks=True)
+        except plyvel.IOError as exc:
+            if "lock" in str(exc).lower():
+                raise DatabaseError(
+                    f"the database {self.path} is in use by another process (is a node already running on this home?)"
+                ) from None
+            raise DatabaseError(f"cannot open the database {self.path}: {exc}") from None
+        except plyvel.Error as exc:
+            raise DatabaseError(f"cannot open the database {self.path}: {exc}") from None
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._db.get(key)
+
+    def iterate(self, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Items with ``start <= key < stop`` in key order."""
+        return self._db.iterator(start=start, stop=stop)
+
+    def write(self, puts: dict[bytes, bytes], deletes: set[bytes] | frozenset[bytes] = frozenset()) -> None:
+        """Apply ``puts`` and ``deletes`` atomically and durably (fsync)."""
+        with self._db.write_batch(transaction=True, sync=True) as batch:
+            for key in deletes:
+                batch.delete(key)
+            for key, value in puts.items():
+                batch.put(key, value)
+
+    def close(self) -> None:
+        if not self._db.closed:
+            self._db.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._db.closed
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class StagedStateDB(BaseAtomicDB):
+    """py-evm's database interface over the node's LevelDB, with writes held back.
+
+    py-evm writes trie nodes as it persists state. Here those writes collect in
+    memory (:attr:`pending`), readable at once, and reach LevelDB only when
+    the block store writes them in the same batch as the block.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self.pending: dict[bytes, bytes] = {}
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self.pending.get(key)
+        if value is not None:
+            return value
+        value = self._database.get(STATE + key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.pending[key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        # Trie nodes are content-addressed and shared between versions: never deleted.
+        pass
+
+    def _exists(self, key: bytes) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def atomic_batch(self):  # type: ignore[override]
+        return AtomicDBWriteBatch._commit_unless_raises(self)
+
+    def state_writes(self) -> dict[bytes, bytes]:
+        """The pending writes as LevelDB keys, ready for the block's batch."""
+        return {STATE + key: value for key, value in self.pending.items()}

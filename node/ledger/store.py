@@ -1,0 +1,163 @@
+"""The block store: blocks, certificates, receipts and their indexes, one atomic batch per block."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator, Sequence
+
+import msgpack
+
+from node.crypto.suites import Suite
+from node.ledger.db import Database, DatabaseError
+from node.types import Block, CommitCertificate, Header, Receipt
+
+BLOCK, HASH_AT, CERT, RECEIPTS, TX, LOG_ADDRESS, LOG_TOPIC, ADMITTED, META = (
+    b"b", b"h", b"c", b"r", b"t", b"a", b"o", b"p", b"m"
+)
+HEAD_KEY = META + b"head"
+GENESIS_KEY = META + b"genesis"
+SCHEMA_KEY = META + b"schema"
+SCHEMA_VERSION = 1
+
+
+def _height(height: int) -> bytes:
+    return height.to_bytes(8, "big")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LogPosition:
+    height: int
+    tx_index: int
+    log_index: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlockCommit:
+    """Everything written for one block, in one batch."""
+
+    block: Block
+    block_hash: bytes
+    certificate: CommitCertificate | None
+    receipts: tuple[Receipt, ...]
+    tx_hashes: tuple[bytes, ...]
+    state_writes: dict[bytes, bytes]
+    admitted: tuple[bytes, ...] = ()
+
+
+class BlockStore:
+    """Reads and the one write path (:meth:`commit`) of the chain's data."""
+
+    def __init__(self, database: Database, suite: Suite) -> None:
+        self.db = database
+        self.suite = suite
+        schema = database.get(SCHEMA_KEY)
+        if schema is not None and int(schema) != SCHEMA_VERSION:
+            raise DatabaseError(f"database schema {int(schema)} is not {SCHEMA_VERSION}; this node version cannot read it")
+
+    # -- reads -------------------------------------------------------------
+
+    def head(self) -> tuple[int, bytes] | None:
+        raw = self.db.get(HEAD_KEY)
+        if raw is None:
+            return None
+        height, block_hash = msgpack.unpackb(raw)
+        return height, block_hash
+
+    @property
+    def height(self) -> int:
+        head = self.head()
+        return -1 if head is None else head[0]
+
+    def genesis_hash(self) -> bytes | None:
+        return self.db.get(GENESIS_KEY)
+
+    def block_hash(self, height: int) -> bytes | None:
+        if height < 0:
+            return None
+        return self.db.get(HASH_AT + _height(height))
+
+    def block_by_hash(self, block_hash: bytes) -> Block | None:
+        raw = self.db.get(BLOCK + block_hash)
+        return None if raw is None else Block.decode(raw)
+
+    def block(self, height: int) -> Block | None:
+        block_hash = self.block_hash(height)
+        return None if block_hash is None else self.block_by_hash(block_hash)
+
+    def header(self, height: int) -> Header | None:
+        block = self.block(height)
+        return None if block is None else block.header
+
+    def certificate(self, height: int) -> CommitCertificate | None:
+        raw = self.db.get(CERT + _height(height))
+        return None if raw is None else CommitCertificate.decode(raw)
+
+    def receipts(self, height: int) -> list[Receipt]:
+        raw = self.db.get(RECEIPTS + _height(height))
+        return [] if raw is None else [Receipt.decode(item) for item in msgpack.unpackb(raw)]
+
+    def tx_location(self, tx_hash: bytes) -> tuple[int, int] | None:
+        raw = self.db.get(TX + tx_hash)
+        if raw is None:
+            return None
+        height, index = msgpack.unpackb(raw)
+        return height, index
+
+    def is_admitted(self, address: bytes) -> bool:
+        return self.db.get(ADMITTED + address) is not None
+
+    def log_positions(
+        self, from_height: int, to_height: int, addresses: Sequence[bytes] = (), topic0: Sequence[bytes] = ()
+    ) -> Iterator[LogPosition]:
+        """Positions of logs in ``[from_height, to_height]`` by emitting address or by first topic.
+
+        With both filters the address index is read and the topic checked by
+        the caller; with neither, the caller scans receipts.
+        """
+        index, keys = (LOG_ADDRESS, addresses) if addresses else (LOG_TOPIC, topic0)
+        seen: set[LogPosition] = set()
+        for key in keys:
+            start = index + key + _height(from_height)
+            stop = index + key + _height(to_height + 1)
+            for db_key, _ in self.db.iterate(start, stop):
+                tail = db_key[len(index) + len(key):]
+                position = LogPosition(int.from_bytes(tail[:8], "big"), int.from_bytes(tail[8:12], "big"), int.from_bytes(tail[12:16], "big"))
+                seen.add(position)
+        yield from sorted(seen, key=lambda p: (p.height, p.tx_index, p.log_index))
+
+    # -- the one write path --------------------------------------------------
+
+    def commit(self, commit: BlockCommit, *, genesis_hash: bytes | None = None) -> None:
+        """Write a block with its certificate, receipts, indexes and state changes atomically.
+
+        Raises:
+            DatabaseError: when the block does not extend the current head.
+        """
+        header = commit.block.header
+        head = self.head()
+        expected = 0 if head is None else head[0] + 1
+        if header.height != expected:
+            raise DatabaseError(f"block {header.height} does not extend the head (next height is {expected})")
+        if head is not None and header.parent_hash != head[1]:
+            raise DatabaseError(f"block {header.height} has parent 0x{header.parent_hash.hex()}, head is 0x{head[1].hex()}")
+        height = _height(header.height)
+        puts: dict[bytes, bytes] = dict(commit.state_writes)
+        puts[BLOCK + commit.block_hash] = commit.block.encode()
+        puts[HASH_AT + height] = commit.block_hash
+        if commit.certificate is not None:
+            puts[CERT + height] = commit.certificate.encode()
+        puts[RECEIPTS + height] = msgpack.packb([receipt.encode() for receipt in commit.receipts])
+        for tx_index, (tx_hash, receipt) in enumerate(zip(commit.tx_hashes, commit.receipts, strict=True)):
+            puts[TX + tx_hash] = msgpack.packb([header.height, tx_index])
+            for log_index, log in enumerate(receipt.logs):
+                position = height + tx_index.to_bytes(4, "big") + log_index.to_bytes(4, "big")
+                puts[LOG_ADDRESS + log.address + position] = b""
+                if log.topics:
+                    puts[LOG_TOPIC + log.topics[0] + position] = b""
+        for address in commit.admitted:
+            puts[ADMITTED + address] = b"\x01"
+        puts[HEAD_KEY] = msgpack.packb([header.height, commit.block_hash])
+        if genesis_hash is not None:
+            puts[GENESIS_KEY] = genesis_hash
+            puts[SCHEMA_KEY] = str(SCHEMA_VERSION).encode()
+        self.db.write(puts)

@@ -1,0 +1,45 @@
+"""Merkle roots and inclusion proofs (RFC 6962 shape) over both suites."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from node.crypto import get_suite
+from node.ledger.merkle import LEAF, NODE, MerkleProof, merkle_proof, merkle_root
+
+GM = get_suite("gm")
+
+
+def test_small_trees_match_the_definition() -> None:
+    h = GM.hash
+    a, b, c = b"a", b"b", b"c"
+    la, lb, lc = h(LEAF + a), h(LEAF + b), h(LEAF + c)
+    assert merkle_root(GM, []) == h(b"")
+    assert merkle_root(GM, [a]) == la
+    assert merkle_root(GM, [a, b]) == h(NODE + la + lb)
+    assert merkle_root(GM, [a, b, c]) == h(NODE + h(NODE + la + lb) + lc)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=40), st.data())
+def test_every_leaf_has_a_proof_and_only_that_leaf_passes(leaves: list[bytes], data) -> None:
+    for suite in (GM, get_suite("ecdsa")):
+        root = merkle_root(suite, leaves)
+        index = data.draw(st.integers(0, len(leaves) - 1))
+        proof = merkle_proof(suite, leaves, index)
+        assert proof.verify(suite, leaves[index], root)
+        assert not proof.verify(suite, leaves[index] + b"x", root)
+        assert MerkleProof.from_json(proof.to_json()) == proof
+        if len(leaves) > 1:
+            moved = MerkleProof((index + 1) % len(leaves), proof.size, proof.path)
+            assert not moved.verify(suite, leaves[index], root) or leaves[moved.index] == leaves[index]
+
+
+def test_malformed_proofs_are_rejected_not_crashing() -> None:
+    leaves = [bytes([i]) for i in range(5)]
+    root = merkle_root(GM, leaves)
+    proof = merkle_proof(GM, leaves, 3)
+    assert not MerkleProof(3, 5, proof.path[:-1]).verify(GM, leaves[3], root)
+    assert not MerkleProof(3, 5, proof.path + (bytes(32),)).verify(GM, leaves[3], root)
+    assert not MerkleProof(7, 5, proof.path).verify(GM, leaves[3], root)
