@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -148,6 +150,15 @@ def test_native_sm2_transaction_over_rest_with_a_checkable_proof(w3: Web3, accou
     forged = dict(proof, leaf=proof["leaf"][:-2] + ("00" if proof["leaf"][-2:] != "00" else "01"))
     with pytest.raises(ValidationError):
         verify_proof(genesis, forged)
+    # the same check from the command line, as an auditor runs it
+    genesis_path = localnet.directory / "consortium" / "genesis.json"
+    for name, document, expected in (("good.json", proof, 0), ("forged.json", forged, 1)):
+        path = localnet.directory / name
+        path.write_text(json.dumps(document))
+        result = subprocess.run([sys.executable, "-m", "node.cli", "verify-proof", str(path), "--genesis", str(genesis_path)],
+                                capture_output=True, text=True, check=False)
+        assert result.returncode == expected, result.stdout + result.stderr
+        assert ("proof OK" in result.stdout) if expected == 0 else ("REJECTED" in result.stderr and "Traceback" not in result.stderr)
 
 
 def test_bad_input_gets_problem_json(localnet) -> None:
