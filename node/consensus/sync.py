@@ -150,6 +150,8 @@ class BlockSync:
         except ValidationError as exc:
             actions.append(PeerMisbehaved(event.peer, f"bad block {event.height}: {exc}"))
             self.peer_heights.pop(event.peer, None)
+            for height in [h for h, peer in self.in_flight.items() if peer == event.peer]:
+                del self.in_flight[height]  # ask someone else for everything this peer owed us
             return
         self.ready[event.height] = (event.block, certificate, event.peer)
 

@@ -52,29 +52,24 @@ def certificate(height: int, value: bytes | None = None, signers=KEYS[:3]) -> Co
 
 def test_sync_applies_in_order_and_reports_a_bad_peer() -> None:
     sync = BlockSync(suite=SUITE, chain_id=1, validators_at=lambda h: VALIDATORS, block_hash_of=lambda b: b, next_height=1)
-    actions = sync.step(PeerHeight("good", 3)) + sync.step(PeerHeight("bad", 3))
-    requests = {a.height: a.peer for a in actions if isinstance(a, SendRequest)}
-    assert set(requests) == {1, 2, 3}
-    # the answer for height 2 arrives first: nothing is applied before height 1
-    for height in (2, 1):
-        peer = requests[height]
-        cert = certificate(height) if peer == "good" else certificate(height, signers=KEYS[:2])  # too few signatures
-        actions = sync.step(BlockReceived(peer, height, block(height), cert))
-        if peer == "bad":
-            assert any(isinstance(a, PeerMisbehaved) for a in actions)
-    # re-requests go to the good peer; feed answers until everything is applied
+    requests = [a for a in sync.step(PeerHeight("bad", 3)) if isinstance(a, SendRequest)]
+    assert [(r.peer, r.height) for r in requests] == [("bad", 1), ("bad", 2), ("bad", 3)]
+    actions = sync.step(BlockReceived("bad", 1, block(1), certificate(1, signers=KEYS[:2])))  # too few signatures
+    assert any(isinstance(a, PeerMisbehaved) and "quorum" in a.reason for a in actions)
+    assert not sync.in_flight  # nothing more is expected from the bad peer
+    requests = [a for a in sync.step(PeerHeight("good", 3)) if isinstance(a, SendRequest)]
+    assert [(r.peer, r.height) for r in requests] == [("good", 1), ("good", 2), ("good", 3)]
     applied = []
-    for _ in range(10):
-        for action in list(actions):
-            if isinstance(action, SendRequest):
-                actions += sync.step(BlockReceived(action.peer, action.height, block(action.height), certificate(action.height)))
+    for height in (3, 2, 1):  # answers arrive in reverse order
+        for action in sync.step(BlockReceived("good", height, block(height), certificate(height))):
+            assert not isinstance(action, PeerMisbehaved)
             if isinstance(action, ApplyBlock):
                 applied.append(action.height)
-                actions += sync.step(Applied(action.height))
-            actions.remove(action)
-        if sync.next_height == 4:
-            break
-    assert applied == sorted(applied) and sync.next_height == 4
+    while sync.applying is not None:
+        for action in sync.step(Applied(sync.applying)):
+            if isinstance(action, ApplyBlock):
+                applied.append(action.height)
+    assert applied == [1, 2, 3] and sync.next_height == 4 and not sync.syncing
 
 
 def test_sync_refuses_a_certificate_for_another_block_and_retries_after_failure() -> None:
@@ -85,3 +80,21 @@ def test_sync_refuses_a_certificate_for_another_block_and_retries_after_failure(
     sync.step(PeerHeight("q", 1))
     actions = sync.step(RequestFailed("q", 1))
     assert sync.next_height == 1
+
+
+def test_certificates_are_checked_against_the_set_in_force_at_their_height() -> None:
+    """From height 3 on, a new validator set (the last three old keys plus a new one) is in force."""
+    newcomer = SUITE.key_from_secret(hashlib.sha256(b"newcomer").digest())
+    new_keys = sorted(KEYS[1:] + [newcomer], key=lambda k: k.address)
+    new_set = ValidatorSet.of([Validator(k.address, k.public_key) for k in new_keys])
+    sync = BlockSync(suite=SUITE, chain_id=1, validators_at=lambda h: VALIDATORS if h < 3 else new_set,
+                     block_hash_of=lambda b: b, next_height=3)
+    sync.step(PeerHeight("p", 4))
+    # signed by the old set's first three keys: KEYS[0] is no longer a validator at height 3
+    actions = sync.step(BlockReceived("p", 3, block(3), certificate(3, signers=KEYS[:3])))
+    assert any(isinstance(a, PeerMisbehaved) and "not a validator at height 3" in a.reason for a in actions)
+    sync.step(PeerHeight("q", 4))
+    requests = [a for a in sync.step(RequestFailed("x", 3)) if isinstance(a, SendRequest)]
+    peer = sync.in_flight[3]
+    actions = sync.step(BlockReceived(peer, 3, block(3), certificate(3, signers=new_keys[:3])))
+    assert any(isinstance(a, ApplyBlock) and a.height == 3 for a in actions)
