@@ -59,14 +59,25 @@ def run_node(config: NodeConfig, *, port: int | None = None) -> None:
     chain = Chain(config.data_dir, genesis)
     try:
         mempool = Mempool(chain)
-        engine = SoloEngine(chain, mempool, validator_key)
+        if len(chain.validators) == 1:
+            engine = SoloEngine(chain, mempool, validator_key)
+        else:
+            from node.bft import BftEngine
+            from node.crypto.keystore import load_ed25519_keystore
+            from node.crypto.peer_id import P2PIdentity
+
+            identity = P2PIdentity.from_seed(load_ed25519_keystore(config.p2p_key_path, config.password()))
+            engine = BftEngine(chain, mempool, validator_key, identity, listen=(config.p2p_host, config.p2p_port),
+                               peers={peer.peer_id: peer.address for peer in config.peers},
+                               wal_path=config.data_dir / "consensus.wal")
         service = NodeService(chain, mempool, name=config.name, engine=engine)
         app = create_app(service)
         server = uvicorn.Server(uvicorn.Config(app, host=config.api_host, port=port or config.api_port,
                                                log_level="warning", access_log=False, lifespan="off"))
         engine.start()
-        log.info("node %s: chain %d (%s), height %d, validator 0x%s", config.name, genesis.chain_id,
-                 genesis.suite_name, chain.height, validator_key.address.hex())
+        log.info("node %s: chain %d (%s), height %d, validator 0x%s, %s", config.name, genesis.chain_id,
+                 genesis.suite_name, chain.height, validator_key.address.hex(),
+                 "solo" if len(chain.validators) == 1 else f"BFT with {len(chain.validators)} validators, p2p {config.p2p_host}:{config.p2p_port}")
         log.info("serving http://%s:%d (REST /v1, JSON-RPC /, docs /docs)", config.api_host, port or config.api_port)
         _serve_until_signalled(server)
         log.info("stopping: finishing the current block")

@@ -63,7 +63,11 @@ class NodeService:
     # -- transactions --------------------------------------------------------------------
 
     def submit(self, raw: bytes) -> ChainTx:
-        return self.mempool.add(raw)
+        tx = self.mempool.add(raw)
+        outbox = getattr(self.engine, "outbox", None)
+        if outbox is not None:
+            outbox.put(raw)  # the BFT engine gossips it to the other centers
+        return tx
 
     def transaction(self, tx_hash: bytes) -> TxRecord:
         location = self.chain.store.tx_location(tx_hash)
@@ -208,7 +212,7 @@ class NodeService:
             "genesis_hash": "0x" + genesis.hash().hex(),
             "validators": ["0x" + v.address.hex() for v in self.chain.validators.validators],
             "consensus": "solo" if len(self.chain.validators) == 1 else "bft",
-            "peers": [],
+            "peers": sorted(getattr(self.engine, "members", {}).get(p, p) for p in getattr(getattr(self.engine, "host", None), "connected", ())),
             "pending_transactions": len(self.mempool),
             "engine_error": getattr(self.engine, "last_error", "") or None,
             "uptime_s": round(time.time() - self.started, 1),

@@ -23,11 +23,6 @@ def command(nodes: int, directory: Path, port: int, suite: str, accounts: int, l
     from node.errors import ConfigError
     from node.runner import configure_logging, run_node
 
-    if nodes != 1:
-        raise ConfigError(
-            "localnet runs one node in this release: several nodes need the BFT engine and the libp2p network, "
-            "which are not wired into the node yet; use --nodes 1"
-        )
     consortium = directory / "consortium"
     if not (consortium / "genesis.json").exists():
         click.echo(f"creating a {nodes}-center consortium in {consortium}", err=True)
@@ -43,8 +38,75 @@ def command(nodes: int, directory: Path, port: int, suite: str, accounts: int, l
         "nodes": [{"name": c.name, "api_url": c.api_url, "rpc_url": c.api_url + "/", "home": str(c.home)} for c in configs],
         "accounts": dev["accounts"],
     }
+    if len(configs) != nodes:
+        raise ConfigError(f"{consortium} has {len(configs)} centers, not {nodes}; use another --dir or --nodes {len(configs)}")
     out = directory / "localnet.json"
     out.write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
     click.echo(f"wrote {out}: {len(dev['accounts'])} development accounts; JSON-RPC at {configs[0].api_url}/", err=True)
-    configure_logging(log_level)
-    run_node(configs[0])
+    if nodes == 1:
+        configure_logging(log_level)
+        run_node(configs[0])
+    else:
+        _run_processes(configs, directory, log_level)
+
+
+def _run_processes(configs, directory: Path, log_level: str) -> None:  # type: ignore[no-untyped-def]
+    """One `yilian node` process per center, logs under DIR/logs; stop them all on Ctrl-C or SIGTERM."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    logs = directory / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = []
+    stop = {"now": False}
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop["now"] = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for config in configs:
+            handle = open(logs / f"{config.name}.log", "ab")
+            processes.append((config, subprocess.Popen(
+                [sys.executable, "-m", "node.cli", "node", "--home", str(config.home), "--log-level", log_level],
+                stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)))
+        click.echo(f"started {len(processes)} nodes; logs in {logs}", err=True)
+        deadline = time.monotonic() + 120
+        waiting = {config.name for config in configs}
+        while waiting and not stop["now"] and time.monotonic() < deadline:
+            for config, process in processes:
+                if process.poll() is not None:
+                    raise click.ClickException(f"{config.name} exited with code {process.returncode}; see {logs / (config.name + '.log')}")
+                if config.name in waiting:
+                    try:
+                        with urllib.request.urlopen(config.api_url + "/v1/status", timeout=1) as response:
+                            if json.loads(response.read())["height"] >= 1:
+                                waiting.discard(config.name)
+                    except OSError:
+                        pass
+            time.sleep(0.3)
+        if waiting and not stop["now"]:
+            raise click.ClickException(f"{', '.join(sorted(waiting))} committed no block within 120 s; see the logs in {logs}")
+        for config, _ in processes:
+            click.echo(f"{config.name}: {config.api_url}  (JSON-RPC {config.api_url}/)")
+        click.echo("all nodes are committing blocks; Ctrl-C stops them", err=True)
+        while not stop["now"]:
+            for config, process in processes:
+                if process.poll() is not None:
+                    click.echo(f"{config.name} exited with code {process.returncode}", err=True)
+            time.sleep(0.5)
+    finally:
+        for _, process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for config, process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        click.echo("all nodes stopped", err=True)

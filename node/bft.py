@@ -1,0 +1,364 @@
+"""The BFT engine of a multi-validator node: consensus machine + libp2p + chain, in one trio thread.
+
+The seam between the two event loops of a node process:
+
+* **asyncio** (uvicorn/FastAPI, main thread) serves the API. Accepted
+  transactions go into the thread-safe :class:`~node.mempool.Mempool` and onto
+  :attr:`BftEngine.outbox` (a ``queue.SimpleQueue``) for gossip.
+* **trio** (this engine's thread) runs libp2p and the consensus driver. One
+  task (:meth:`_consume`) takes events from a trio channel and feeds them to
+  the sans-IO :class:`Tendermint` machine one at a time, then carries out the
+  returned actions in order. Blocking work — executing, validating and
+  committing blocks, fsyncing the WAL — runs in ``trio.to_thread`` so the
+  network keeps flowing, but the consumer awaits it, so actions never overlap.
+
+Wire messages on ``/yilian/consensus/1`` are tagged: ``P`` proposal, ``V``
+vote (see :mod:`node.consensus.verify`), ``B`` a proposed block's bytes (sent
+before its proposal). ``/yilian/tx/1`` carries raw transactions;
+``/yilian/sync/1`` answers ``H`` (status: my height) and ``G`` + height (the
+block and its certificate).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+import msgpack
+import trio
+
+from node.chain import Chain
+from node.config import Genesis
+from node.consensus.events import (
+    BlockVerdict, Broadcast, Commit, Persist, ProposalReady, ProposalReceived, ReportEvidence, RequestProposal,
+    ScheduleTimeout, SyncedCommit, TimeoutFired, ValidateBlock, VoteReceived,
+)
+from node.consensus.machine import Tendermint
+from node.consensus.sync import Applied, ApplyBlock, BlockReceived, BlockSync, CommittedLocally, PeerHeight, PeerMisbehaved, RequestFailed, SendRequest
+from node.consensus.verify import SignatureCache, check_message, decode_message, encode_message
+from node.consensus.wal import FileWal
+from node.crypto.peer_id import P2PIdentity
+from node.crypto.suites import PrivateKey
+from node.errors import ValidationError, YilianError
+from node.execution.executor import BlockExecution, InvalidBlock
+from node.mempool import Mempool
+from node.p2p.host import CONSENSUS, SYNC, TX, MemberHost
+from node.types import Block, CommitCertificate, Proposal
+
+log = logging.getLogger("yilian.bft")
+
+REGOSSIP_S = 1.0
+STATUS_S = 1.0
+SYNC_TIMEOUT_S = 5.0
+MAX_BLOCKS_KEPT = 64
+
+
+class BftEngine:
+    """Runs consensus for one validator; start with :meth:`start`, stop with :meth:`stop`."""
+
+    def __init__(self, chain: Chain, mempool: Mempool, key: PrivateKey, identity: P2PIdentity, *, listen: tuple[str, int],
+                 peers: dict[str, str], wal_path) -> None:  # type: ignore[no-untyped-def]
+        genesis: Genesis = chain.genesis
+        self.chain, self.mempool, self.key = chain, mempool, key
+        self.members = {m.peer_id: m.name for m in genesis.members if m.peer_id}
+        self.peer_ids = [p for p in self.members if p != identity.peer_id]
+        # dial only peers that sort after us; the others dial us (one connection per pair)
+        dial = {p: f"{a}/p2p/{p}" for p, a in peers.items() if p > identity.peer_id}
+        self.host = MemberHost(identity, self.members, listen, dial)
+        self.wal = FileWal(wal_path)
+        self.cache = SignatureCache()
+        self.outbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self.blocks: OrderedDict[bytes, bytes] = OrderedDict()  # proposed block bytes by hash
+        self.executions: dict[bytes, BlockExecution] = {}
+        self.last_error = ""
+        self.peer_heights: dict[str, int] = {}
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._trio_token: Any = None
+        self._cancel: trio.CancelScope | None = None
+
+    # -- lifecycle (called from the main thread) ---------------------------------------------
+
+    def start(self) -> None:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: trio.run(self._main, ready), name="bft-engine", daemon=True)
+        self._thread.start()
+        if not ready.wait(30):
+            raise YilianError("the network did not start within 30 s; check the p2p port is free")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop consensus and the network after the current action (a block write completes first)."""
+        self._stopping.set()
+        if self._trio_token is not None and self._cancel is not None:
+            try:
+                trio.from_thread.run_sync(self._cancel.cancel, trio_token=self._trio_token)
+            except (trio.RunFinishedError, RuntimeError):
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.wal.close()
+
+    # -- the trio side ----------------------------------------------------------------------------
+
+    async def _main(self, ready: threading.Event) -> None:
+        self._trio_token = trio.lowlevel.current_trio_token()
+        self.events_in, self.events_out = trio.open_memory_channel[Any](10_000)
+        height = self.chain.height + 1
+        recovered = [m for m in self.wal.records() if m.height >= height]
+        self.machine = Tendermint(chain_id=self.chain.chain_id, key=self.key, validators_at=lambda h: self.chain.validators,
+                                  params=self.chain.genesis.consensus, height=height, recovered=recovered)
+        self.sync = BlockSync(suite=self.chain.suite, chain_id=self.chain.chain_id, validators_at=lambda h: self.chain.validators,
+                              block_hash_of=lambda raw: Block.decode(raw).hash(self.chain.suite), next_height=height)
+        self.host.handle(CONSENSUS, self._on_consensus)
+        self.host.handle(TX, self._on_tx)
+        self.host.handle(SYNC, self._on_sync)
+        with trio.CancelScope() as scope:
+            self._cancel = scope
+            async with trio.open_nursery() as nursery:
+                self.nursery = nursery
+                await nursery.start(self.host.run)
+                self.senders = {}
+                for peer in self.peer_ids:
+                    send, receive = trio.open_memory_channel[tuple](1000)
+                    self.senders[peer] = send
+                    nursery.start_soon(self._sender, peer, receive)
+                log.info("consensus starting at height %d with %d peers configured (%d recovered WAL records)",
+                         height, len(self.peer_ids), len(recovered))
+                await self.events_in.send(("actions", self.machine.start()))
+                nursery.start_soon(self._consume)
+                nursery.start_soon(self._regossip)
+                nursery.start_soon(self._status)
+                nursery.start_soon(self._forward_transactions)
+                ready.set()
+
+    async def _sender(self, peer: str, receive) -> None:  # type: ignore[no-untyped-def]
+        """One task per peer: sends in order; a slow or absent peer does not hold up the others."""
+        async for protocol, payload in receive:
+            if peer not in self.host.connected:
+                continue  # it will catch up by regossip and sync when it is back
+            try:
+                await self.host.send(peer, protocol, payload)
+            except Exception as exc:
+                log.debug("send to %s failed: %s", self.members.get(peer), exc)
+
+    def _broadcast(self, protocol, payload: bytes) -> None:  # type: ignore[no-untyped-def]
+        for channel in self.senders.values():
+            try:
+                channel.send_nowait((protocol, payload))
+            except trio.WouldBlock:
+                pass  # the peer is far behind; regossip and sync will cover what it misses
+
+    async def _consume(self) -> None:
+        async for kind, item in self.events_out:
+            try:
+                if kind == "actions":
+                    await self._run(item)
+                elif kind == "sync":
+                    await self._sync_step(item)
+                else:
+                    await self._run(self.machine.step(item))
+                self.last_error = ""
+            except Exception as exc:  # keep consensus alive; the error shows in logs and /v1/status
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("consensus step failed")
+
+    async def _feed(self, event) -> None:  # type: ignore[no-untyped-def]
+        await self.events_in.send(("event", event))
+
+    async def _run(self, actions: list) -> None:  # type: ignore[type-arg]
+        for action in actions:
+            if isinstance(action, Persist):
+                await trio.to_thread.run_sync(self.wal.append, action.message)
+            elif isinstance(action, Broadcast):
+                message = action.message
+                if isinstance(message, Proposal) and message.block_hash in self.blocks:
+                    self._broadcast(CONSENSUS, b"B" + self.blocks[message.block_hash])
+                self._broadcast(CONSENSUS, encode_message(message))
+            elif isinstance(action, ScheduleTimeout):
+                self.nursery.start_soon(self._timer, action)
+            elif isinstance(action, RequestProposal):
+                self.nursery.start_soon(self._build, action)
+            elif isinstance(action, ValidateBlock):
+                self.nursery.start_soon(self._validate, action)
+            elif isinstance(action, Commit):
+                await self._commit(action.height, action.block_hash, action.certificate)
+            elif isinstance(action, ReportEvidence):
+                log.warning("equivocation by validator 0x%s at height %d round %d", action.evidence.validator.hex(),
+                            action.evidence.first.height, action.evidence.first.round)
+
+    async def _timer(self, action: ScheduleTimeout) -> None:
+        await trio.sleep(action.duration_ms / 1000)
+        await self._feed(TimeoutFired(action.kind, action.height, action.round))
+
+    async def _build(self, action: RequestProposal) -> None:
+        # wait for transactions, but propose (possibly an empty block) well before the others time out
+        budget = (self.chain.genesis.consensus.timeout_propose_ms + self.chain.genesis.consensus.timeout_delta_ms * action.round) / 2000
+        deadline = trio.current_time() + min(budget, self.chain.genesis.consensus.empty_block_interval_ms / 1000)
+        while len(self.mempool) == 0 and trio.current_time() < deadline:
+            await trio.sleep(0.02)
+        if self.chain.height + 1 != action.height:
+            return
+
+        def build() -> BlockExecution:
+            candidates = self.mempool.ready(self.chain.genesis.consensus.max_block_txs, self.chain.executor.head_nonce)
+            return self.chain.propose(candidates, int(time.time() * 1000), self.key.address)
+
+        execution = await trio.to_thread.run_sync(build)
+        self._keep(execution.block_hash, execution.block.encode(), execution)
+        await self._feed(ProposalReady(action.height, action.round, execution.block_hash))
+
+    def _keep(self, block_hash: bytes, raw: bytes, execution: BlockExecution | None) -> None:
+        self.blocks[block_hash] = raw
+        if execution is not None:
+            self.executions[block_hash] = execution
+        while len(self.blocks) > MAX_BLOCKS_KEPT:
+            old, _ = self.blocks.popitem(last=False)
+            self.executions.pop(old, None)
+
+    async def _validate(self, action: ValidateBlock) -> None:
+        deadline = trio.current_time() + 5
+        while action.block_hash not in self.blocks and trio.current_time() < deadline:
+            await trio.sleep(0.01)  # the body travels just ahead of the proposal; allow for reordering
+        raw = self.blocks.get(action.block_hash)
+        if raw is None:
+            log.info("no body for proposed block 0x%s… at height %d", action.block_hash.hex()[:12], action.height)
+            await self._feed(BlockVerdict(action.height, action.block_hash, False))
+            return
+        if action.block_hash in self.executions:
+            await self._feed(BlockVerdict(action.height, action.block_hash, True))
+            return
+        try:
+            block = Block.decode(raw)
+            if self.chain.height + 1 != action.height or block.header.height != action.height:
+                raise InvalidBlock("header.height", f"block {block.header.height} is not next (head {self.chain.height})")
+            execution = await trio.to_thread.run_sync(self.chain.validate, block)
+            self.executions[action.block_hash] = execution
+            valid = True
+        except (ValidationError, YilianError) as exc:
+            log.warning("proposed block 0x%s… at height %d is invalid: %s", action.block_hash.hex()[:12], action.height, exc)
+            valid = False
+        await self._feed(BlockVerdict(action.height, action.block_hash, valid))
+
+    async def _commit(self, height: int, block_hash: bytes, certificate: CommitCertificate) -> None:
+        execution = self.executions.get(block_hash)
+        if execution is None:
+            raw = self.blocks.get(block_hash)
+            if raw is None:
+                raise YilianError(f"committed block 0x{block_hash.hex()} at height {height} is not here; block sync will fetch it")
+            execution = await trio.to_thread.run_sync(self.chain.validate, Block.decode(raw))
+        await trio.to_thread.run_sync(self._commit_blocking, execution, certificate)
+        self.executions.clear()
+        await self._sync_step(CommittedLocally(height))
+
+    def _commit_blocking(self, execution: BlockExecution, certificate: CommitCertificate) -> None:
+        self.chain.commit(execution, certificate)
+        self.mempool.remove(list(execution.transactions))
+        self.mempool.prune(self.chain.executor.head_nonce, execution.block.header.height + 1)
+        self.wal.prune_below(execution.block.header.height + 1)
+        header = execution.block.header
+        log.info("block %d 0x%s… %d txs, round %d", header.height, execution.block_hash.hex()[:12], header.tx_count, certificate.round)
+
+    # -- inbound ------------------------------------------------------------------------------
+
+    async def _on_consensus(self, peer: str, payload: bytes) -> None:
+        if payload[:1] == b"B":
+            try:
+                block = Block.decode(payload[1:])
+            except (YilianError, ValueError) as exc:
+                raise ValidationError("block", str(exc)) from None
+            if block.header.height >= self.chain.height + 1:
+                self._keep(block.hash(self.chain.suite), payload[1:], None)
+            return None
+        message = decode_message(payload)
+        check_message(message, suite=self.chain.suite, chain_id=self.chain.chain_id, validators=self.chain.validators, cache=self.cache)
+        if message.height > self.chain.height + 1:
+            await self.events_in.send(("sync", PeerHeight(peer, message.height - 1)))
+        await self._feed(ProposalReceived(message) if isinstance(message, Proposal) else VoteReceived(message))
+        return None
+
+    async def _on_tx(self, peer: str, payload: bytes) -> None:
+        try:
+            await trio.to_thread.run_sync(self.mempool.add, payload)
+        except YilianError as exc:
+            log.debug("gossiped transaction from %s refused: %s", self.members.get(peer), exc)
+        return None
+
+    async def _on_sync(self, peer: str, payload: bytes) -> bytes:
+        if payload[:1] == b"H":
+            return msgpack.packb(self.chain.height)
+        if payload[:1] == b"G":
+            height = int.from_bytes(payload[1:9], "big")
+            block = self.chain.store.block(height)
+            certificate = self.chain.store.certificate(height)
+            if block is None or certificate is None:
+                return msgpack.packb(None)
+            return msgpack.packb([block.encode(), certificate.encode()])
+        raise ValidationError("sync", "unknown request")
+
+    # -- periodic ----------------------------------------------------------------------------
+
+    async def _regossip(self) -> None:
+        while True:
+            await trio.sleep(REGOSSIP_S)
+            await self.events_in.send(("actions", [Broadcast(m) for m in self.machine.regossip()]))
+
+    async def _status(self) -> None:
+        while True:
+            await trio.sleep(STATUS_S)
+            for peer in list(self.host.connected):
+                self.nursery.start_soon(self._ask_height, peer)
+
+    async def _ask_height(self, peer: str) -> None:
+        try:
+            with trio.fail_after(SYNC_TIMEOUT_S):
+                answer = await self.host.send(peer, SYNC, b"H", expect_answer=True)
+            height = msgpack.unpackb(answer)
+            if isinstance(height, int):
+                self.peer_heights[peer] = height
+                if height > self.chain.height:
+                    await self.events_in.send(("sync", PeerHeight(peer, height)))
+        except Exception as exc:
+            log.debug("status from %s failed: %s", self.members.get(peer), exc)
+
+    async def _sync_step(self, event) -> None:  # type: ignore[no-untyped-def]
+        for action in self.sync.step(event):
+            if isinstance(action, SendRequest):
+                self.nursery.start_soon(self._fetch, action.peer, action.height)
+            elif isinstance(action, ApplyBlock):
+                if action.height == self.chain.height + 1:
+                    block = Block.decode(action.block)
+                    execution = await trio.to_thread.run_sync(self.chain.validate, block)
+                    await trio.to_thread.run_sync(self._commit_blocking, execution, action.certificate)
+                    self.executions.clear()
+                    log.info("synced block %d from a peer", action.height)
+                    await self._run(self.machine.step(SyncedCommit(action.height, action.certificate.block_hash)))
+                await self._sync_step(Applied(action.height))
+            elif isinstance(action, PeerMisbehaved):
+                log.warning("peer %s sent a bad block: %s", self.members.get(action.peer), action.reason)
+
+    async def _fetch(self, peer: str, height: int) -> None:
+        try:
+            with trio.fail_after(SYNC_TIMEOUT_S):
+                answer = await self.host.send(peer, SYNC, b"G" + height.to_bytes(8, "big"), expect_answer=True)
+            decoded = msgpack.unpackb(answer)
+            if decoded is None:
+                raise YilianError("peer does not have it")
+            raw, certificate = decoded
+            await self.events_in.send(("sync", BlockReceived(peer, height, raw, CommitCertificate.decode(certificate))))
+        except Exception as exc:
+            log.debug("fetching block %d from %s failed: %s", height, self.members.get(peer), exc)
+            await self.events_in.send(("sync", RequestFailed(peer, height)))
+
+    async def _forward_transactions(self) -> None:
+        """Gossip transactions accepted by this node's API to every peer (full mesh: no relaying needed)."""
+        while True:
+            try:
+                raw = self.outbox.get_nowait()
+            except queue.Empty:
+                await trio.sleep(0.01)
+                continue
+            self._broadcast(TX, raw)

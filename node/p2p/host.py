@@ -1,0 +1,207 @@
+"""A libp2p host that talks only to consortium members.
+
+* Identity: the center's Ed25519 key from its keystore (peer ID as in genesis).
+* Security: **Noise only**. libp2p 0.8.1's default also offers plaintext, with
+  which a stranger can claim any member's peer ID (see NOTES.md); we pass our
+  own ``sec_opt`` so Noise is the only option. Muxer: yamux (mplex deadlocks).
+* Membership: a connection from a peer ID outside the member list is closed as
+  soon as it is up, and every stream handler checks the remote peer ID before
+  reading a byte, so a stranger can neither stay connected nor inject a message.
+* Messages: one stream per message, ``u32 length ‖ payload`` with a size limit
+  and a read deadline; a request/response reads one framed answer. A peer that
+  sends malformed frames is scored down and disconnected after a few.
+
+Everything here runs under trio, in the node's network thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections import defaultdict
+from typing import Awaitable, Callable, Mapping
+
+import multiaddr
+import trio
+from libp2p import new_host
+from libp2p.abc import INetConn, INetStream, INetwork, INotifee
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+
+from node.crypto.peer_id import P2PIdentity
+
+log = logging.getLogger("yilian.p2p")
+
+CONSENSUS = TProtocol("/yilian/consensus/1")
+TX = TProtocol("/yilian/tx/1")
+SYNC = TProtocol("/yilian/sync/1")
+DATA = TProtocol("/yilian/data/1")
+PROTOCOLS = (CONSENSUS, TX, SYNC, DATA)
+
+MAX_FRAME = 8 * 1024 * 1024
+READ_TIMEOUT_S = 10.0
+MAX_STRIKES = 3
+_LENGTH = struct.Struct(">I")
+
+Handler = Callable[[str, bytes], Awaitable[bytes | None]]
+
+
+class FrameError(Exception):
+    """A peer sent something that is not a valid frame."""
+
+
+async def read_exactly(stream: INetStream, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = await stream.read(size - len(data))
+        if not chunk:
+            raise FrameError(f"stream ended after {len(data)} of {size} bytes")
+        data += chunk
+    return data
+
+
+async def read_frame(stream: INetStream, limit: int = MAX_FRAME) -> bytes:
+    (length,) = _LENGTH.unpack(await read_exactly(stream, _LENGTH.size))
+    if length > limit:
+        raise FrameError(f"frame of {length} bytes exceeds the limit of {limit}")
+    return await read_exactly(stream, length)
+
+
+def frame(payload: bytes) -> bytes:
+    if len(payload) > MAX_FRAME:
+        raise ValueError(f"message of {len(payload)} bytes exceeds the limit of {MAX_FRAME}")
+    return _LENGTH.pack(len(payload)) + payload
+
+
+class _MemberGate(INotifee):
+    def __init__(self, host: "MemberHost") -> None:
+        self.host = host
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        peer = conn.muxed_conn.peer_id.to_base58()
+        if peer not in self.host.members:
+            self.host.refused += 1
+            log.warning("refused a connection from %s: not a consortium member", peer)
+            await conn.close()
+        else:
+            self.host.connected.add(peer)
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        self.host.connected.discard(conn.muxed_conn.peer_id.to_base58())
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        pass
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        pass
+
+    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        pass
+
+    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        pass
+
+
+class MemberHost:
+    """libp2p host with member gating, framed one-shot messages and request/response."""
+
+    def __init__(self, identity: P2PIdentity, members: Mapping[str, str], listen: tuple[str, int],
+                 peers: Mapping[str, str] | None = None) -> None:
+        """``members``: peer ID → member name; ``peers``: peer ID → multiaddr to dial (the others dial us)."""
+        self.identity = identity
+        self.members = dict(members)
+        self.listen_addr = multiaddr.Multiaddr(f"/ip4/{listen[0]}/tcp/{listen[1]}")
+        self.peers = dict(peers or {})
+        key_pair = create_new_key_pair(identity.seed)
+        noise = NoiseTransport(key_pair, noise_privkey=create_new_x25519_key_pair().private_key)
+        self.host = new_host(key_pair=key_pair, sec_opt={NOISE_PROTOCOL_ID: noise}, muxer_preference="YAMUX",
+                             listen_addrs=[self.listen_addr])
+        self.handlers: dict[str, Handler] = {}
+        self.connected: set[str] = set()
+        self.strikes: dict[str, int] = defaultdict(int)
+        self.refused = 0
+        self.host.get_network().register_notifee(_MemberGate(self))
+
+    def handle(self, protocol: TProtocol, handler: Handler) -> None:
+        """``handler(peer_id, payload)`` answers requests (bytes) or returns None for one-way messages."""
+        self.handlers[protocol] = handler
+
+        async def serve(stream: INetStream) -> None:
+            peer = stream.muxed_conn.peer_id.to_base58()
+            if peer not in self.members:
+                self.refused += 1
+                await stream.reset()
+                return
+            try:
+                with trio.fail_after(READ_TIMEOUT_S):
+                    payload = await read_frame(stream)
+                answer = await handler(peer, payload)
+                if answer is not None:
+                    await stream.write(frame(answer))
+                await stream.close()
+            except (FrameError, trio.TooSlowError) as exc:
+                await self.strike(peer, f"{protocol}: {exc}")
+                await stream.reset()
+            except Exception as exc:  # a peer's bad message must never take the node down
+                log.warning("error handling %s from %s: %s", protocol, self.members.get(peer, peer), exc)
+                await stream.reset()
+
+        self.host.set_stream_handler(protocol, serve)
+
+    async def strike(self, peer: str, reason: str) -> None:
+        self.strikes[peer] += 1
+        log.warning("peer %s sent a bad message (%s); strike %d of %d", self.members.get(peer, peer), reason,
+                    self.strikes[peer], MAX_STRIKES)
+        if self.strikes[peer] >= MAX_STRIKES:
+            self.strikes[peer] = 0
+            log.warning("disconnecting %s after %d bad messages", self.members.get(peer, peer), MAX_STRIKES)
+            await self.host.disconnect(ID.from_base58(peer))
+
+    async def send(self, peer: str, protocol: TProtocol, payload: bytes, *, expect_answer: bool = False) -> bytes | None:
+        """Open a stream to ``peer``, send one framed message, optionally read one framed answer."""
+        stream = await self.host.new_stream(ID.from_base58(peer), [protocol])
+        try:
+            await stream.write(frame(payload))
+            if not expect_answer:
+                await stream.close()
+                return None
+            with trio.fail_after(READ_TIMEOUT_S):
+                answer = await read_frame(stream)
+            await stream.close()
+            return answer
+        except BaseException:
+            await stream.reset()
+            raise
+
+    async def dial_forever(self, peer: str, address: str) -> None:
+        """Keep a connection to ``peer``: dial, and redial with capped backoff when it drops."""
+        info = PeerInfo(ID.from_base58(peer), [multiaddr.Multiaddr(address)])
+        delay = 0.2
+        while True:
+            if peer not in self.connected:
+                try:
+                    await self.host.connect(info)
+                    delay = 0.2
+                except Exception as exc:
+                    log.info("cannot reach %s at %s (%s); retrying in %.1f s", self.members.get(peer, peer), address, exc, delay)
+                    unblock = getattr(self.host.get_network(), "unblock_peer", None)
+                    if unblock is not None:
+                        try:
+                            unblock(ID.from_base58(peer))
+                        except Exception:
+                            pass
+                    delay = min(delay * 2, 5.0)
+            await trio.sleep(delay)
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:  # type: ignore[no-untyped-def]
+        async with self.host.run(listen_addrs=[self.listen_addr]):
+            async with trio.open_nursery() as nursery:
+                for peer, address in self.peers.items():
+                    nursery.start_soon(self.dial_forever, peer, address)
+                task_status.started()
+                await trio.sleep_forever()
