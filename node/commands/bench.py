@@ -30,8 +30,9 @@ def _rows(prefix: str, value: object) -> list[tuple[str, str]]:
 @click.command("bench")
 @click.argument("names", nargs=-1)
 @click.option("--quick", is_flag=True, help="Short runs (for CI): same figures, less precision.")
+@click.option("--nodes", type=click.IntRange(2, 16), default=4, show_default=True, help="Validators for the localnet benchmark.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("bench-results.json"), show_default=True, help="Where to write the JSON results.")
-def command(names: tuple[str, ...], quick: bool, out: Path) -> None:
+def command(names: tuple[str, ...], quick: bool, nodes: int, out: Path) -> None:
     """Run the benchmarks NAMES (default: all) and write their results to --out."""
     available = _available()
     chosen = list(names) or available
@@ -48,7 +49,10 @@ def command(names: tuple[str, ...], quick: bool, out: Path) -> None:
         module = importlib.import_module(f"node.bench.{name}")
         click.secho(f"== {name}", bold=True, err=True)
         started = time.perf_counter()
-        outcome = module.run(quick, lambda message: click.echo(f"   … {message}", err=True))
+        import inspect
+
+        extra = {"nodes": nodes} if "nodes" in inspect.signature(module.run).parameters else {}
+        outcome = module.run(quick, lambda message: click.echo(f"   … {message}", err=True), **extra)
         outcome["seconds"] = round(time.perf_counter() - started, 2)
         results["benchmarks"][name] = outcome
         for key, value in _rows("", outcome):
