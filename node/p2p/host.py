@@ -34,6 +34,7 @@ from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 
 from node.crypto.peer_id import P2PIdentity
+from node.errors import YilianError
 
 log = logging.getLogger("yilian.p2p")
 
@@ -76,6 +77,19 @@ def frame(payload: bytes) -> bytes:
     if len(payload) > MAX_FRAME:
         raise ValueError(f"message of {len(payload)} bytes exceeds the limit of {MAX_FRAME}")
     return _LENGTH.pack(len(payload)) + payload
+
+
+async def resolve(address: str) -> str:
+    """``/dns4/host/tcp/9600/…`` → ``/ip4/1.2.3.4/tcp/9600/…`` (IPv4 lookup in a worker thread)."""
+    parts = address.split("/")
+    if len(parts) > 2 and parts[1] in ("dns", "dns4"):
+        import socket
+
+        infos = await trio.to_thread.run_sync(lambda: socket.getaddrinfo(parts[2], None, socket.AF_INET, socket.SOCK_STREAM))
+        if not infos:
+            raise OSError(f"cannot resolve {parts[2]}")
+        parts[1], parts[2] = "ip4", infos[0][4][0]
+    return "/".join(parts)
 
 
 class _MemberGate(INotifee):
@@ -144,7 +158,7 @@ class MemberHost:
                 if answer is not None:
                     await stream.write(frame(answer))
                 await stream.close()
-            except (FrameError, trio.TooSlowError) as exc:
+            except (FrameError, trio.TooSlowError, YilianError, ValueError) as exc:  # malformed or invalid content
                 await self.strike(peer, f"{protocol}: {exc}")
                 await stream.reset()
             except Exception as exc:  # a peer's bad message must never take the node down
@@ -179,13 +193,18 @@ class MemberHost:
             raise
 
     async def dial_forever(self, peer: str, address: str) -> None:
-        """Keep a connection to ``peer``: dial, and redial with capped backoff when it drops."""
-        info = PeerInfo(ID.from_base58(peer), [multiaddr.Multiaddr(address)])
+        """Keep a connection to ``peer``: dial, and redial with capped backoff when it drops.
+
+        ``/dns4/<name>/…`` and ``/dns/<name>/…`` addresses are resolved here before
+        every dial (libp2p 0.8.1 does not dial them itself), so a center may move
+        to a new IP address without a config change.
+        """
         delay = 0.2
         while True:
             if peer not in self.connected:
                 try:
-                    await self.host.connect(info)
+                    resolved = await resolve(address)
+                    await self.host.connect(PeerInfo(ID.from_base58(peer), [multiaddr.Multiaddr(resolved)]))
                     delay = 0.2
                 except Exception as exc:
                     log.info("cannot reach %s at %s (%s); retrying in %.1f s", self.members.get(peer, peer), address, exc, delay)
