@@ -4,9 +4,8 @@ A consortium is generated and exercised for real (keys, certificates,
 signatures, a commit certificate); then a one-validator chain runs as a real
 node process (`yilian localnet`) and is used the way its users will: a
 contract deployed and called with web3.py, a native SM2 transaction over
-REST, and an inclusion proof checked with the genesis file alone. The BFT
-network and the workflows land in later releases; the demo says so instead of
-pretending.
+REST, and an inclusion proof checked with the genesis file alone. The
+workflows land in later releases; the demo says so instead of pretending.
 """
 
 from __future__ import annotations
@@ -127,8 +126,9 @@ def command(directory: Path | None, centers: int) -> int:
 
     click.echo()
     click.secho(
-        "Not in this release yet: BFT consensus among the centers over libp2p (the chain above runs one\n"
-        "validator), data sharing, YiLianQian and YiLianBao. This demo shows only what exists.",
+        "The chain above runs one validator; `yilian localnet --nodes 4` runs four centers with BFT consensus\n"
+        "over libp2p. Not in this release yet: data sharing, the SDK, YiLianQian and YiLianBao.\n"
+        "This demo shows only what exists.",
         fg="yellow",
     )
     total = time.perf_counter() - narrator.started
