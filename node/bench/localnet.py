@@ -25,6 +25,8 @@ from eth_utils import to_checksum_address
 
 from node.bench.execution import _free_port
 
+CLIENT_THREADS = 16
+
 
 def _rpc(url: str, payload: object) -> object:
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
@@ -105,15 +107,33 @@ def _measure(nodes: int, rate: float, seconds: float, progress: Callable[[str], 
             watcher = threading.Thread(target=watch, daemon=True)
             watcher.start()
             started = time.perf_counter()
-            for i, (raw, tx_hash) in enumerate(raws):
-                due = started + i / rate
-                pause = due - time.perf_counter()
-                if pause > 0:
-                    time.sleep(pause)
-                submitted[tx_hash] = time.perf_counter()
-                answer = _rpc(urls[i % nodes], {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]})
-                if "error" in answer:  # type: ignore[operator]
-                    raise RuntimeError(f"transaction refused: {answer['error']}")  # type: ignore[index]
+            errors: list[str] = []
+            next_index = iter(range(count))
+            lock = threading.Lock()
+
+            def client() -> None:
+                """Workers take transactions in order and send each at its due time (an open-loop load)."""
+                while True:
+                    with lock:
+                        i = next(next_index, None)
+                    if i is None:
+                        return
+                    raw, tx_hash = raws[i]
+                    pause = started + i / rate - time.perf_counter()
+                    if pause > 0:
+                        time.sleep(pause)
+                    submitted[tx_hash] = time.perf_counter()
+                    answer = _rpc(urls[i % nodes], {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]})
+                    if "error" in answer:  # type: ignore[operator]
+                        errors.append(str(answer["error"]))  # type: ignore[index]
+
+            workers = [threading.Thread(target=client) for _ in range(CLIENT_THREADS)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            if errors:
+                raise RuntimeError(f"{len(errors)} transactions refused, first: {errors[0]}")
             offered_for = time.perf_counter() - started
             deadline = time.monotonic() + 60
             while len([h for h in submitted if h in committed]) < count and time.monotonic() < deadline:
