@@ -17,7 +17,7 @@ from node.errors import ValidationError
 from node.execution.transactions import ChainTx, decode_transaction
 
 MAX_POOL = 50_000
-MAX_PER_SENDER = 1_000
+MAX_PER_SENDER = 5_000
 DROPPED_MEMORY = 10_000
 
 
