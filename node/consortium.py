@@ -100,6 +100,24 @@ def _hex(raw: bytes) -> str:
     return "0x" + raw.hex()
 
 
+MEMBER_REGISTRY_ADDRESS = "0x0000000000000000000000000000000000001000"
+
+
+def system_contracts(admins: list[bytes], names: list[str], validators: list[bytes]) -> list[dict]:
+    """Genesis entries for the system contracts: fixed address and init code with constructor arguments.
+
+    The init code is in genesis itself (not a reference to a build file), so the
+    genesis hash commits to the exact code every node deploys.
+    """
+    from eth_abi import encode
+
+    from node.execution.artifacts import load_artifact
+
+    registry = load_artifact("MemberRegistry")
+    arguments = encode(["address[]", "string[]", "address[]"], [admins, names, validators])
+    return [{"name": "MemberRegistry", "address": MEMBER_REGISTRY_ADDRESS, "init_code": _hex(registry.bytecode + arguments)}]
+
+
 def _org_ca(organization: str, ca_key: PrivateKey) -> x509.Certificate:
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     return x509.issue_sm2_certificate(
@@ -219,7 +237,9 @@ def create_consortium(
         ],
         "accounts": [{"address": _hex(e["admin"].address), "role": "trading_center", "member": e["name"]} for e in plan]
         + [{"address": _hex(key.address), "role": "developer", "member": None} for _, key in dev_keys],
-        "contracts": [],
+        "contracts": system_contracts(
+            [e["admin"].address for e in plan], [e["organization"] for e in plan], [e["validator"].address for e in plan]
+        ),
     }
     genesis_path = out / "genesis.json"
     _write_json(genesis_path, genesis)

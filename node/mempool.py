@@ -50,7 +50,7 @@ class Mempool:
         """Check ``raw`` and queue it; raises TxRejected (or ValidationError) with the reason."""
         tx = decode_transaction(raw, self.chain.suite, self.chain.chain_id)
         store = self.chain.store
-        if not store.is_admitted(tx.sender):
+        if not self.chain.executor.head_admits(tx.sender):
             raise TxRejected("sender", f"0x{tx.sender.hex()} is not an admitted account of this consortium; ask a member admin to admit it")
         if store.tx_location(tx.hash) is not None:
             raise TxRejected("transaction", f"0x{tx.hash.hex()} is already on chain")

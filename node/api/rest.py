@@ -149,5 +149,5 @@ def get_account(address: str, block: str = "latest", node: NodeService = Depends
     return {
         "address": hx(raw), "height": height, "balance": str(state.get_balance(raw)), "nonce": nonce,
         "pending_nonce": node.mempool.pending_nonce(raw, nonce), "code_size": len(state.get_code(raw)),
-        "admitted": node.chain.store.is_admitted(raw),
+        "admitted": node.chain.executor.head_admits(raw),
     }

@@ -20,6 +20,7 @@ from eth_utils import ValidationError as EthValidationError
 from node.config import Genesis
 from node.errors import ValidationError
 from node.execution.evm import gas_used_by, make_state
+from node.execution.system import registry_admits
 from node.execution.transactions import ChainTx, PlainEvmTransaction, decode_transaction
 from node.ledger.db import StagedStateDB
 from node.ledger.merkle import merkle_root
@@ -30,6 +31,7 @@ ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
 MAX_ANCESTORS = 256
 CALL_GAS_DEFAULT = 50_000_000
+GENESIS_DEPLOY_GAS = 100_000_000
 DOES_NOT_FIT = "does not fit"  # the prefix of reasons that are about this block only (try the next one)
 
 
@@ -134,6 +136,9 @@ class Executor:
                 state.set_balance(account.address, account.balance)
         for contract in self.genesis.contracts:
             address = bytes.fromhex(contract["address"].removeprefix("0x"))
+            if "init_code" in contract:  # a system contract: run its constructor at the fixed address
+                self._deploy_at(state, address, bytes.fromhex(contract["init_code"].removeprefix("0x")), contract.get("name", "?"))
+                continue
             state.set_code(address, bytes.fromhex(contract["code"].removeprefix("0x")))
             for slot, value in contract.get("storage", {}).items():
                 state.set_storage(address, int(slot, 0), int(value, 0))
@@ -147,6 +152,21 @@ class Executor:
         block = Block(header, ())
         execution = BlockExecution(block, block.hash(self.suite), (), (), staged.state_writes())
         return execution, tuple(sorted(self.genesis.admitted_addresses()))
+
+    @staticmethod
+    def _deploy_at(state, address: bytes, init_code: bytes, name: str) -> None:  # type: ignore[no-untyped-def]
+        from eth.constants import CREATE_CONTRACT_ADDRESS
+        from eth.vm.message import Message
+
+        from node.errors import ConfigError
+
+        sender = bytes(20)
+        message = Message(gas=GENESIS_DEPLOY_GAS, to=CREATE_CONTRACT_ADDRESS, sender=sender, value=0, data=b"",
+                          code=init_code, create_address=address)
+        context = state.get_transaction_context_class()(gas_price=0, origin=sender)
+        computation = state.computation_class.apply_create_message(state, message, context)
+        if computation.is_error:
+            raise ConfigError(f"genesis contract {name} at 0x{address.hex()} failed to deploy: {_error_text(computation)}")
 
     # -- blocks ------------------------------------------------------------------
 
@@ -249,7 +269,7 @@ class Executor:
             return f"{DOES_NOT_FIT}: the block already holds {count} transactions"
         if tx.hash in seen or self.store.tx_location(tx.hash) is not None:
             return "is a duplicate of a transaction already on chain"
-        if not self.store.is_admitted(tx.sender):
+        if not (self.store.is_admitted(tx.sender) or registry_admits(state.get_storage, tx.sender)):
             return f"sender 0x{tx.sender.hex()} is not an admitted account"
         if tx.valid_until is not None and tx.valid_until < height:
             return f"expired: valid until height {tx.valid_until}, this is height {height}"
@@ -277,16 +297,27 @@ class Executor:
 
     # -- reads -----------------------------------------------------------------------
 
-    def head_nonce(self, address: bytes) -> int:
-        """The account nonce in the head state, read through a view cached until the head moves."""
+    def _head_view(self):  # type: ignore[no-untyped-def]
+        """py-evm's account view of the head state, cached until the head moves (call with _head_lock held)."""
         head = self.store.head()
+        cached = self._head_accounts
+        if cached is None or cached[0] != head:
+            header = self.store.header(head[0])  # type: ignore[index]
+            cached = (head, AccountDB(StagedStateDB(self.store.db), header.state_root))  # type: ignore[union-attr]
+            self._head_accounts = cached
+        return cached[1]
+
+    def head_admits(self, address: bytes) -> bool:
+        """Admitted in genesis or, in the head state, by the MemberRegistry contract."""
+        if self.store.is_admitted(address):
+            return True
         with self._head_lock:
-            cached = self._head_accounts
-            if cached is None or cached[0] != head:
-                header = self.store.header(head[0])  # type: ignore[index]
-                cached = (head, AccountDB(StagedStateDB(self.store.db), header.state_root))  # type: ignore[union-attr]
-                self._head_accounts = cached
-            return cached[1].get_nonce(address)
+            return registry_admits(self._head_view().get_storage, address)
+
+    def head_nonce(self, address: bytes) -> int:
+        """The account nonce in the head state."""
+        with self._head_lock:
+            return self._head_view().get_nonce(address)
 
     def state_at(self, height: int | None = None):  # type: ignore[no-untyped-def]
         """A throwaway py-evm state after block ``height`` (the head when None); writes go nowhere."""
