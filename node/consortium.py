@@ -101,6 +101,7 @@ def _hex(raw: bytes) -> str:
 
 
 MEMBER_REGISTRY_ADDRESS = "0x0000000000000000000000000000000000001000"
+RECORD_REGISTRY_ADDRESS = "0x0000000000000000000000000000000000001001"
 
 
 def system_contracts(admins: list[bytes], names: list[str], validators: list[bytes]) -> list[dict]:
@@ -115,7 +116,11 @@ def system_contracts(admins: list[bytes], names: list[str], validators: list[byt
 
     registry = load_artifact("MemberRegistry")
     arguments = encode(["address[]", "string[]", "address[]"], [admins, names, validators])
-    return [{"name": "MemberRegistry", "address": MEMBER_REGISTRY_ADDRESS, "init_code": _hex(registry.bytecode + arguments)}]
+    records = load_artifact("RecordRegistry").bytecode + encode(["address"], [MEMBER_REGISTRY_ADDRESS])
+    return [
+        {"name": "MemberRegistry", "address": MEMBER_REGISTRY_ADDRESS, "init_code": _hex(registry.bytecode + arguments)},
+        {"name": "RecordRegistry", "address": RECORD_REGISTRY_ADDRESS, "init_code": _hex(records)},
+    ]
 
 
 def _org_ca(organization: str, ca_key: PrivateKey) -> x509.Certificate:

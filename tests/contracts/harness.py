@@ -1,0 +1,81 @@
+"""A consortium of four centers driving the system contracts through real blocks on our executor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from eth_abi import decode
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from web3 import Web3
+
+from chainutil import PASSWORD, native_tx
+from node.chain import Chain
+from node.config import load_node_config
+from node.consortium import MEMBER_REGISTRY_ADDRESS, RECORD_REGISTRY_ADDRESS
+from node.crypto import get_suite
+from node.crypto.keystore import load_keystore
+from node.execution.artifacts import load_artifact
+from node.mempool import Mempool
+from node.solo import SoloEngine
+
+SYSTEM = {"MemberRegistry": MEMBER_REGISTRY_ADDRESS, "RecordRegistry": RECORD_REGISTRY_ADDRESS}
+CONTRACTS = {name: Web3().eth.contract(address=to_checksum_address(address), abi=load_artifact(name).abi) for name, address in SYSTEM.items()}
+ERRORS = {
+    function_signature_to_4byte_selector(f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"): e["name"]
+    for name in SYSTEM for e in load_artifact(name).abi if e["type"] == "error"
+}
+
+
+class Harness:
+    """Four centers' admin keys driving the registry through real blocks (solo engine, one validator)."""
+
+    def __init__(self, tmp: Path) -> None:
+        from node.consortium import create_consortium
+
+        info = create_consortium(tmp / "c", 4, dev_accounts=1, password=PASSWORD)
+        configs = [load_node_config(center.home) for center in info.centers]
+        self.admins = [load_keystore(c.admin_key_path, PASSWORD) for c in configs]
+        genesis = configs[0].load_genesis()
+        # one validator is enough to execute blocks here; the registry itself knows all four centers
+        genesis = type(genesis)(**{**genesis.__dict__, "validators": genesis.validators[:1]})
+        self.validator = next(load_keystore(c.validator_key_path, PASSWORD) for c in configs
+                              if load_keystore(c.validator_key_path, PASSWORD).address == genesis.validators[0].address)
+        self.chain = Chain(tmp / "data", genesis)
+        self.mempool = Mempool(self.chain)
+        self.engine = SoloEngine(self.chain, self.mempool, self.validator)
+        self.nonces: dict[bytes, int] = {}
+        self.outsider = get_suite("gm").generate_key()
+
+    def call(self, fn: str, *args, types: list[str], contract: str = "MemberRegistry"):  # type: ignore[no-untyped-def]
+        target = CONTRACTS[contract]
+        result = self.chain.executor.call(sender=bytes(20), to=bytes.fromhex(target.address[2:]),
+                                          data=bytes.fromhex(target.encode_abi(fn, args=list(args))[2:]))
+        assert result.success, result.error
+        return decode(types, result.output)
+
+    def send(self, key, fn: str, *args, contract: str = "MemberRegistry"):  # type: ignore[no-untyped-def]
+        target = CONTRACTS[contract]
+        nonce = self.nonces.get(key.address, 0)
+        data = bytes.fromhex(target.encode_abi(fn, args=list(args))[2:])
+        self.mempool.add(native_tx(key, nonce, to=bytes.fromhex(target.address[2:]), data=data, gas=5_000_000, chain_id=self.chain.chain_id))
+        self.nonces[key.address] = nonce + 1
+        execution = self.engine.produce()
+        (receipt,) = execution.receipts
+        return receipt
+
+    def refused(self, key, fn: str, *args, contract: str = "MemberRegistry") -> str:  # type: ignore[no-untyped-def]
+        receipt = self.send(key, fn, *args, contract=contract)
+        assert receipt.status == 0, f"{fn} should have been refused"
+        return ERRORS.get(receipt.output[:4], receipt.revert_reason)
+
+    def events(self, receipt, name: str, contract: str = "MemberRegistry") -> list:  # type: ignore[no-untyped-def]
+        event = getattr(CONTRACTS[contract].events, name)()
+        topic = bytes(Web3.keccak(text=event.abi["name"] + "(" + ",".join(i["type"] for i in event.abi["inputs"]) + ")"))
+        found = []
+        for log in receipt.logs:
+            if log.topics and log.topics[0] == topic:
+                entry = {"address": to_checksum_address(log.address), "topics": [t for t in log.topics], "data": log.data,
+                         "blockHash": b"\0" * 32, "blockNumber": 0, "transactionHash": b"\0" * 32, "transactionIndex": 0, "logIndex": 0}
+                found.append(SimpleNamespace(**event.process_log(entry)["args"]))
+        return found
