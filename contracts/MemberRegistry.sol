@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.37;
 
+import {GmCrypto} from "./lib/GmCrypto.sol";
+
 /// @title MemberRegistry: consortium members, account admission and +2/3 governance.
 /// @notice Deployed at genesis at 0x0000000000000000000000000000000000001000 (see genesis.json "contracts").
 /// Members are organisations acting through an admin account. Trading centers are the validators
 /// and custodians; they admit the enterprise accounts they have identified (admission is what lets
 /// an account transact) and vote on proposals. A proposal passes when more than 2/3 of the active
-/// centers vote for it; validator changes take effect at the height the proposal states, which the
-/// node reads from the ValidatorChange event.
+/// centers vote for it; validator changes take effect at the height the proposal states (or the next
+/// block when the deciding vote comes later). The node reads the ordered list `validatorUpdates`
+/// straight from storage and derives the validator set of every height from genesis and that list.
 contract MemberRegistry {
     enum Role { None, Center, FinancialInstitution, CertificateAuthority, Auditor }
 
@@ -20,11 +23,19 @@ contract MemberRegistry {
         address validator; // centers only: the validator (consensus) address
     }
 
+    /// One change of the validator set; the key is the 65-byte public key 0x04‖X‖Y split in two words.
+    struct ValidatorUpdate {
+        bytes32 keyX;
+        bytes32 keyY;
+        uint64 effectiveHeight;
+        bool added;
+    }
+
     struct Proposal {
         Action action;
         address subject;
         string name;
-        address validator;
+        bytes validatorKey; // AddCenter: the new validator's 65-byte public key
         uint64 effectiveHeight;
         uint64 deadline; // last block at which votes count
         uint32 votes;
@@ -38,6 +49,9 @@ contract MemberRegistry {
     mapping(address => bool) public blacklisted;
     Proposal[] private _proposals;
     mapping(uint256 => mapping(address => bool)) public voted;
+    ValidatorUpdate[] public validatorUpdates; // read by the node from storage (slot 6), append-only
+    mapping(address => bytes) public validatorKey; // validator address => its public key
+    bool public immutable sm3Addresses; // the chain's address rule: last 20 bytes of SM3(X‖Y), else keccak256
 
     uint64 public constant VOTING_PERIOD = 100_000; // blocks
 
@@ -48,7 +62,7 @@ contract MemberRegistry {
     event Proposed(uint256 indexed id, Action action, address indexed subject, address indexed proposer, uint64 effectiveHeight);
     event Voted(uint256 indexed id, address indexed center, uint32 votes, uint32 needed);
     event Executed(uint256 indexed id, Action action, address indexed subject);
-    event ValidatorChange(address indexed validator, bool added, uint64 effectiveHeight);
+    event ValidatorChange(address indexed validator, bool added, uint64 effectiveHeight, uint256 index);
     event BlacklistChanged(address indexed enterprise, bool blacklisted);
 
     error NotCenter(address caller);
@@ -63,18 +77,37 @@ contract MemberRegistry {
     error EffectiveHeightPassed(uint64 effectiveHeight, uint256 currentBlock);
     error LastCenter();
     error InvalidSubject();
+    error InvalidValidatorKey();
+    error ValidatorInUse(address validator);
 
     modifier onlyCenter() {
         if (!isCenter(msg.sender)) revert NotCenter(msg.sender);
         _;
     }
 
-    /// @param admins the founding centers' admin accounts; @param names their names; @param validators their validator addresses.
-    constructor(address[] memory admins, string[] memory names, address[] memory validators) {
-        require(admins.length > 0 && admins.length == names.length && admins.length == validators.length, "MemberRegistry: bad founding members");
+    /// @param admins the founding centers' admin accounts; @param names their names;
+    /// @param validatorKeys their validators' 65-byte public keys (the genesis validator set);
+    /// @param sm3Addresses_ true on a national-crypto (gm) chain: addresses are SM3-derived.
+    constructor(address[] memory admins, string[] memory names, bytes[] memory validatorKeys, bool sm3Addresses_) {
+        require(admins.length > 0 && admins.length == names.length && admins.length == validatorKeys.length, "MemberRegistry: bad founding members");
+        sm3Addresses = sm3Addresses_;
         for (uint256 i = 0; i < admins.length; i++) {
-            _addMember(admins[i], Role.Center, names[i], validators[i]);
+            address validator = _validatorAddress(validatorKeys[i]);
+            validatorKey[validator] = validatorKeys[i];
+            _addMember(admins[i], Role.Center, names[i], validator);
         }
+    }
+
+    /// @return the address of a 65-byte public key 0x04‖X‖Y under this chain's address rule.
+    function _validatorAddress(bytes memory key) internal view returns (address) {
+        if (key.length != 65 || key[0] != 0x04) revert InvalidValidatorKey();
+        bytes memory xy = new bytes(64);
+        for (uint256 i = 0; i < 64; i++) xy[i] = key[i + 1];
+        return address(uint160(uint256(sm3Addresses ? GmCrypto.sm3(xy) : keccak256(xy))));
+    }
+
+    function validatorUpdateCount() external view returns (uint256) {
+        return validatorUpdates.length;
     }
 
     // -- reads ------------------------------------------------------------------------------
@@ -133,19 +166,25 @@ contract MemberRegistry {
     // -- governance ---------------------------------------------------------------------------------
 
     /// @notice Propose a change; the proposer's vote counts at once.
-    /// @param effectiveHeight for center changes, the block from which the validator set changes (else ignored).
-    function propose(Action action, address subject, string calldata name, address validator, uint64 effectiveHeight)
+    /// @param validatorKey_ AddCenter: the new center's validator public key (65 bytes), else empty.
+    /// @param effectiveHeight for center changes, the block from which the validator set changes (else ignored);
+    /// when the deciding vote comes at or after it, the change takes effect at the next block.
+    function propose(Action action, address subject, string calldata name, bytes calldata validatorKey_, uint64 effectiveHeight)
         external
         onlyCenter
         returns (uint256 id)
     {
         if (subject == address(0)) revert InvalidSubject();
         _checkProposable(action, subject);
+        if (action == Action.AddCenter) {
+            address validator = _validatorAddress(validatorKey_);
+            if (validatorKey[validator].length != 0) revert ValidatorInUse(validator);
+        }
         if ((action == Action.AddCenter || action == Action.RemoveCenter) && effectiveHeight <= block.number) {
             revert EffectiveHeightPassed(effectiveHeight, block.number);
         }
         id = _proposals.length;
-        _proposals.push(Proposal(action, subject, name, validator, effectiveHeight, uint64(block.number) + VOTING_PERIOD, 0, false, msg.sender));
+        _proposals.push(Proposal(action, subject, name, validatorKey_, effectiveHeight, uint64(block.number) + VOTING_PERIOD, 0, false, msg.sender));
         emit Proposed(id, action, subject, msg.sender, effectiveHeight);
         _vote(id);
     }
@@ -189,12 +228,15 @@ contract MemberRegistry {
     function _execute(Proposal storage p) private {
         Action a = p.action;
         if (a == Action.AddCenter) {
-            _addMember(p.subject, Role.Center, p.name, p.validator);
-            emit ValidatorChange(p.validator, true, p.effectiveHeight);
+            address validator = _validatorAddress(p.validatorKey);
+            if (validatorKey[validator].length != 0) revert ValidatorInUse(validator);
+            validatorKey[validator] = p.validatorKey;
+            _addMember(p.subject, Role.Center, p.name, validator);
+            _scheduleValidator(validator, true, p.effectiveHeight);
         } else if (a == Action.RemoveCenter) {
             address validator = members[p.subject].validator;
             _removeMember(p.subject);
-            emit ValidatorChange(validator, false, p.effectiveHeight);
+            _scheduleValidator(validator, false, p.effectiveHeight);
         } else if (a == Action.AddInstitution) {
             _addMember(p.subject, Role.FinancialInstitution, p.name, address(0));
         } else if (a == Action.AddCA) {
@@ -210,6 +252,20 @@ contract MemberRegistry {
             blacklisted[p.subject] = false;
             emit BlacklistChanged(p.subject, false);
         }
+    }
+
+    function _scheduleValidator(address validator, bool added, uint64 effectiveHeight) private {
+        uint64 next = uint64(block.number) + 1;
+        uint64 effective = effectiveHeight > next ? effectiveHeight : next;
+        bytes memory key = validatorKey[validator];
+        bytes32 x;
+        bytes32 y;
+        assembly {
+            x := mload(add(key, 33))
+            y := mload(add(key, 65))
+        }
+        validatorUpdates.push(ValidatorUpdate(x, y, effective, added));
+        emit ValidatorChange(validator, added, effective, validatorUpdates.length - 1);
     }
 
     function _addMember(address admin, Role role, string memory name, address validator) private {

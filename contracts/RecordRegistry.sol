@@ -2,10 +2,7 @@
 pragma solidity 0.8.37;
 
 import {GmCrypto} from "./lib/GmCrypto.sol";
-
-interface IMemberRegistry {
-    function isCenter(address account) external view returns (bool);
-}
+import {IMembers} from "./lib/Registries.sol";
 
 /// @title RecordRegistry: commitments to enterprise records under the unified data standard.
 /// @notice Deployed at genesis at 0x0000000000000000000000000000000000001001. Raw records never come here:
@@ -32,7 +29,7 @@ contract RecordRegistry {
         uint64 anchoredAt;
     }
 
-    IMemberRegistry public immutable members;
+    IMembers public immutable members;
     mapping(bytes32 => Record) private _records;
     mapping(bytes32 => mapping(uint32 => bytes32)) public commitmentAt; // record id => version => commitment
     mapping(bytes32 => Batch) public batches;
@@ -58,7 +55,7 @@ contract RecordRegistry {
     }
 
     constructor(address memberRegistry) {
-        members = IMemberRegistry(memberRegistry);
+        members = IMembers(memberRegistry);
     }
 
     function record(bytes32 recordId) external view returns (Record memory) {

@@ -109,9 +109,9 @@ class BftEngine:
         self.events_in, self.events_out = trio.open_memory_channel[Any](10_000)
         height = self.chain.height + 1
         recovered = [m for m in self.wal.records() if m.height >= height]
-        self.machine = Tendermint(chain_id=self.chain.chain_id, key=self.key, validators_at=lambda h: self.chain.validators,
+        self.machine = Tendermint(chain_id=self.chain.chain_id, key=self.key, validators_at=self.chain.validators_at,
                                   params=self.chain.genesis.consensus, height=height, recovered=recovered)
-        self.sync = BlockSync(suite=self.chain.suite, chain_id=self.chain.chain_id, validators_at=lambda h: self.chain.validators,
+        self.sync = BlockSync(suite=self.chain.suite, chain_id=self.chain.chain_id, validators_at=self.chain.validators_at,
                               block_hash_of=lambda raw: Block.decode(raw).hash(self.chain.suite), next_height=height)
         self.host.handle(CONSENSUS, self._on_consensus)
         self.host.handle(TX, self._on_tx)
@@ -279,9 +279,21 @@ class BftEngine:
                 self._keep(block.hash(self.chain.suite), payload[1:], None)
             return None
         message = decode_message(payload)
-        check_message(message, suite=self.chain.suite, chain_id=self.chain.chain_id, validators=self.chain.validators, cache=self.cache)
         if message.height > self.chain.height + 1:
+            # the set of a later height may still change with the blocks before it: check against the
+            # set known now, and on a mismatch only take the hint that we are behind
             await self.events_in.send(("sync", PeerHeight(peer, message.height - 1)))
+            try:
+                check_message(message, suite=self.chain.suite, chain_id=self.chain.chain_id,
+                              validators=self.chain.validators_at(message.height), cache=self.cache)
+            except ValidationError as exc:
+                if exc.field not in ("validator", "proposer"):
+                    raise
+                log.debug("message for height %d not checkable yet: %s", message.height, exc)
+                return None
+        else:
+            check_message(message, suite=self.chain.suite, chain_id=self.chain.chain_id,
+                          validators=self.chain.validators_at(message.height), cache=self.cache)
         await self._feed(ProposalReceived(message) if isinstance(message, Proposal) else VoteReceived(message))
         return None
 

@@ -16,7 +16,7 @@ from node.config import Genesis
 from node.execution.executor import BlockExecution, Executor
 from node.ledger.db import Database, DatabaseError
 from node.ledger.store import BlockStore
-from node.types import Block, CommitCertificate, Header
+from node.types import Block, CommitCertificate, Header, ValidatorSet
 
 
 class Chain:
@@ -26,7 +26,6 @@ class Chain:
         self.genesis = genesis
         self.suite = genesis.suite
         self.chain_id = genesis.chain_id
-        self.validators = genesis.validator_set()
         self.database = Database(Path(data_dir) / "chain")
         self._commit_lock = threading.Lock()
         self.new_block = threading.Condition()
@@ -57,6 +56,15 @@ class Chain:
     def height(self) -> int:
         return self.store.height
 
+    @property
+    def validators(self) -> ValidatorSet:
+        """The validator set of the next block (genesis plus governance's changes effective by then)."""
+        return self.executor.validators_at(self.store.height + 1)
+
+    def validators_at(self, height: int) -> ValidatorSet:
+        """The set in force at ``height``: exact up to head + 1, the best known beyond."""
+        return self.executor.validators_at(height)
+
     def head_header(self) -> Header:
         header = self.store.header(self.store.height)
         assert header is not None, "an open chain always has its genesis block"
@@ -77,7 +85,7 @@ class Chain:
         header = execution.block.header
         if certificate.block_hash != execution.block_hash or certificate.height != header.height:
             raise DatabaseError(f"certificate for height {certificate.height} does not certify block {header.height}")
-        certificate.verify(self.suite, self.validators, chain_id=self.chain_id)
+        certificate.verify(self.suite, self.validators_at(header.height), chain_id=self.chain_id)
         with self._commit_lock:
             self.store.commit(execution.to_commit(certificate))
         with self.new_block:

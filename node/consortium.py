@@ -102,9 +102,12 @@ def _hex(raw: bytes) -> str:
 
 MEMBER_REGISTRY_ADDRESS = "0x0000000000000000000000000000000000001000"
 RECORD_REGISTRY_ADDRESS = "0x0000000000000000000000000000000000001001"
+AUTHORIZATION_ADDRESS = "0x0000000000000000000000000000000000001002"
+CERTIFICATE_REGISTRY_ADDRESS = "0x0000000000000000000000000000000000001003"
+GUARANTEE_ADDRESS = "0x0000000000000000000000000000000000001004"
 
 
-def system_contracts(admins: list[bytes], names: list[str], validators: list[bytes]) -> list[dict]:
+def system_contracts(admins: list[bytes], names: list[str], validator_keys: list[bytes], *, suite: str) -> list[dict]:
     """Genesis entries for the system contracts: fixed address and init code with constructor arguments.
 
     The init code is in genesis itself (not a reference to a build file), so the
@@ -114,12 +117,17 @@ def system_contracts(admins: list[bytes], names: list[str], validators: list[byt
 
     from node.execution.artifacts import load_artifact
 
-    registry = load_artifact("MemberRegistry")
-    arguments = encode(["address[]", "string[]", "address[]"], [admins, names, validators])
-    records = load_artifact("RecordRegistry").bytecode + encode(["address"], [MEMBER_REGISTRY_ADDRESS])
+    def init(name: str, types: list[str], args: list) -> str:  # type: ignore[type-arg]
+        return _hex(load_artifact(name).bytecode + encode(types, args))
+
+    members, records = MEMBER_REGISTRY_ADDRESS, RECORD_REGISTRY_ADDRESS
     return [
-        {"name": "MemberRegistry", "address": MEMBER_REGISTRY_ADDRESS, "init_code": _hex(registry.bytecode + arguments)},
-        {"name": "RecordRegistry", "address": RECORD_REGISTRY_ADDRESS, "init_code": _hex(records)},
+        {"name": "MemberRegistry", "address": members, "init_code": init(
+            "MemberRegistry", ["address[]", "string[]", "bytes[]", "bool"], [admins, names, validator_keys, suite == "gm"])},
+        {"name": "RecordRegistry", "address": records, "init_code": init("RecordRegistry", ["address"], [members])},
+        {"name": "Authorization", "address": AUTHORIZATION_ADDRESS, "init_code": init("Authorization", ["address", "address"], [members, records])},
+        {"name": "CertificateRegistry", "address": CERTIFICATE_REGISTRY_ADDRESS, "init_code": init("CertificateRegistry", ["address"], [members])},
+        {"name": "Guarantee", "address": GUARANTEE_ADDRESS, "init_code": init("Guarantee", ["address", "address"], [members, records])},
     ]
 
 
@@ -243,7 +251,8 @@ def create_consortium(
         "accounts": [{"address": _hex(e["admin"].address), "role": "trading_center", "member": e["name"]} for e in plan]
         + [{"address": _hex(key.address), "role": "developer", "member": None} for _, key in dev_keys],
         "contracts": system_contracts(
-            [e["admin"].address for e in plan], [e["organization"] for e in plan], [e["validator"].address for e in plan]
+            [e["admin"].address for e in plan], [e["organization"] for e in plan], [e["validator"].public_key for e in plan],
+            suite=chain_suite.name,
         ),
     }
     genesis_path = out / "genesis.json"

@@ -146,18 +146,29 @@ class BlockSync:
                 raise ValidationError("certificate.height", f"{certificate.height} for a block at {event.height}")
             if certificate.block_hash != self.block_hash_of(event.block):
                 raise ValidationError("certificate.block_hash", "does not certify the block sent")
-            certificate.verify(self.suite, self.validators_at(event.height), chain_id=self.chain_id)
         except ValidationError as exc:
-            actions.append(PeerMisbehaved(event.peer, f"bad block {event.height}: {exc}"))
-            self.peer_heights.pop(event.peer, None)
-            for height in [h for h, peer in self.in_flight.items() if peer == event.peer]:
-                del self.in_flight[height]  # ask someone else for everything this peer owed us
+            self._misbehaved(event.peer, f"bad block {event.height}: {exc}", actions)
             return
+        # the signatures are checked when the block is next to apply: only then is the validator set of
+        # its height known for sure (governance may change it at any height)
         self.ready[event.height] = (event.block, certificate, event.peer)
 
+    def _misbehaved(self, peer: str, reason: str, actions: list[SyncAction]) -> None:
+        actions.append(PeerMisbehaved(peer, reason))
+        self.peer_heights.pop(peer, None)
+        for height in [h for h, p in self.in_flight.items() if p == peer]:
+            del self.in_flight[height]  # ask someone else for everything this peer owed us
+        for height in [h for h, entry in self.ready.items() if entry[2] == peer]:
+            del self.ready[height]
+
     def _apply_next(self, actions: list[SyncAction]) -> None:
-        if self.applying is None and self.next_height in self.ready:
-            block, certificate, _ = self.ready.pop(self.next_height)
+        while self.applying is None and self.next_height in self.ready:
+            block, certificate, peer = self.ready.pop(self.next_height)
+            try:
+                certificate.verify(self.suite, self.validators_at(self.next_height), chain_id=self.chain_id)
+            except ValidationError as exc:
+                self._misbehaved(peer, f"bad block {self.next_height}: {exc}", actions)
+                continue
             self.applying = self.next_height
             actions.append(ApplyBlock(self.next_height, block, certificate))
 

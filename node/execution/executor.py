@@ -20,12 +20,12 @@ from eth_utils import ValidationError as EthValidationError
 from node.config import Genesis
 from node.errors import ValidationError
 from node.execution.evm import gas_used_by, make_state
-from node.execution.system import registry_admits
+from node.execution.system import registry_admits, validator_set_at, validator_updates
 from node.execution.transactions import ChainTx, PlainEvmTransaction, decode_transaction
 from node.ledger.db import StagedStateDB
 from node.ledger.merkle import merkle_root
 from node.ledger.store import BlockCommit, BlockStore
-from node.types import Block, Header, Log, Receipt, ZERO_HASH
+from node.types import Block, Header, Log, Receipt, ValidatorSet, ZERO_HASH
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
@@ -119,7 +119,10 @@ class Executor:
         self.suite = genesis.suite
         self.chain_id = genesis.chain_id
         self.params = genesis.consensus
-        self.validators_hash = genesis.validator_set().hash(self.suite)
+        self.genesis_validators = genesis.validator_set()
+        self.validators_hash = self.genesis_validators.hash(self.suite)  # of the genesis set
+        self._set_hashes: dict[ValidatorSet, bytes] = {}
+        self._head_sets = None  # (head, validator updates in the head state, {height: set})
         self._head_accounts = None
         self._head_lock = threading.Lock()
 
@@ -194,8 +197,6 @@ class Executor:
         self._expect("header.parent_hash", header.parent_hash, parent.hash(self.suite))
         if header.time_ms <= parent.time_ms:
             raise InvalidBlock("header.time_ms", f"{header.time_ms} is not after the parent's {parent.time_ms}")
-        self._expect("header.validators_hash", header.validators_hash, self.validators_hash)
-        self._expect("header.next_validators_hash", header.next_validators_hash, self.validators_hash)
         self._expect("header.tx_count", header.tx_count, len(block.transactions))
         if len(block.transactions) > self.params.max_block_txs:
             raise InvalidBlock("transactions", f"{len(block.transactions)} transactions, the limit is {self.params.max_block_txs}")
@@ -207,7 +208,7 @@ class Executor:
                 raise InvalidBlock(f"transactions[{index}].{exc.field}", exc.reason) from None
         execution = self._execute(parent, txs, header.time_ms, header.proposer, strict=True)
         derived = execution.block.header
-        for field in ("gas_used", "tx_root", "receipt_root", "state_root"):
+        for field in ("gas_used", "tx_root", "receipt_root", "state_root", "validators_hash", "next_validators_hash"):
             self._expect(f"header.{field}", getattr(header, field), getattr(derived, field))
         if derived != header:  # every field is compared above; this guards against a new field being forgotten
             raise InvalidBlock("header", "differs from the header derived by execution")
@@ -253,12 +254,16 @@ class Executor:
             receipts.append(self._receipt(tx, computation, gas, cumulative))
         state.persist()
         tx_leaves = [tx.raw for tx in included]
+        # updates decided in this block take effect at height + 1 at the earliest, so the post-state
+        # gives both the set of this height and of the next
+        updates = validator_updates(state.get_storage)
         header = Header(
             chain_id=self.chain_id, height=height, time_ms=time_ms, parent_hash=parent_hash, proposer=proposer,
             tx_root=merkle_root(self.suite, tx_leaves),
             receipt_root=merkle_root(self.suite, [receipt.encode() for receipt in receipts]),
-            state_root=state.state_root, validators_hash=self.validators_hash,
-            next_validators_hash=self.validators_hash, gas_used=cumulative, tx_count=len(included),
+            state_root=state.state_root, validators_hash=self._set_hash(validator_set_at(self.genesis_validators, updates, height, self.suite)),
+            next_validators_hash=self._set_hash(validator_set_at(self.genesis_validators, updates, height + 1, self.suite)),
+            gas_used=cumulative, tx_count=len(included),
         )
         block = Block(header, tuple(tx_leaves))
         return BlockExecution(block, block.hash(self.suite), tuple(included), tuple(receipts), staged.state_writes(), tuple(rejected))
@@ -313,6 +318,31 @@ class Executor:
             return True
         with self._head_lock:
             return registry_admits(self._head_view().get_storage, address)
+
+    def validators_at(self, height: int) -> ValidatorSet:
+        """The validator set in force at ``height`` as decided by the head state.
+
+        Exact up to ``head + 1`` (a change is decided at least one block before it takes effect); for later
+        heights, the set known now, which blocks still to come may change.
+        """
+        with self._head_lock:
+            head = self.store.head()
+            cached = self._head_sets
+            if cached is None or cached[0] != head:
+                cached = self._head_sets = (head, validator_updates(self._head_view().get_storage), {})
+            _, updates, sets = cached
+            found = sets.get(height)
+            if found is None:
+                if len(sets) > 64:
+                    sets.clear()
+                found = sets[height] = validator_set_at(self.genesis_validators, updates, height, self.suite)
+            return found
+
+    def _set_hash(self, validators: ValidatorSet) -> bytes:
+        found = self._set_hashes.get(validators)
+        if found is None:
+            found = self._set_hashes[validators] = validators.hash(self.suite)
+        return found
 
     def head_nonce(self, address: bytes) -> int:
         """The account nonce in the head state."""

@@ -51,18 +51,18 @@ def test_only_centers_act_and_institutions_join_by_vote(h: Harness) -> None:
     assert h.refused(enterprise, "admit", to_checksum_address(get_suite("gm").generate_key().address)) == "NotCenter"
     assert h.refused(enterprise, "vote", 0) == "NotCenter"
     bank = to_checksum_address(get_suite("gm").generate_key().address)
-    assert h.send(h.admins[0], "propose", ADD_INSTITUTION, bank, "Bank of Fujian", to_checksum_address(bytes(20)), 0).status == 1
+    assert h.send(h.admins[0], "propose", ADD_INSTITUTION, bank, "Bank of Fujian", b"", 0).status == 1
     assert h.send(h.admins[1], "vote", 0).status == 1
     assert h.call("hasRole", bank, 2, types=["bool"]) == (False,)
     assert h.send(h.admins[2], "vote", 0).status == 1
     assert h.call("hasRole", bank, 2, types=["bool"]) == (True,)
-    assert h.refused(h.admins[0], "propose", ADD_INSTITUTION, bank, "again", to_checksum_address(bytes(20)), 0) == "AlreadyMember"
+    assert h.refused(h.admins[0], "propose", ADD_INSTITUTION, bank, "again", b"", 0) == "AlreadyMember"
 
 
 def test_governance_needs_more_than_two_thirds_and_sets_the_validator_change_height(h: Harness) -> None:
     newcomer, validator = get_suite("gm").generate_key(), get_suite("gm").generate_key()
     height = h.chain.height + 50
-    receipt = h.send(h.admins[0], "propose", ADD_CENTER, to_checksum_address(newcomer.address), "Center E", to_checksum_address(validator.address), height)
+    receipt = h.send(h.admins[0], "propose", ADD_CENTER, to_checksum_address(newcomer.address), "Center E", validator.public_key, height)
     assert receipt.status == 1 and h.events(receipt, "Voted")[0].votes == 1
     assert h.refused(h.admins[0], "vote", 0) == "AlreadyVoted"
     assert h.send(h.admins[1], "vote", 0).status == 1
@@ -74,14 +74,60 @@ def test_governance_needs_more_than_two_thirds_and_sets_the_validator_change_hei
     assert h.call("quorum", types=["uint32"]) == (4,)  # five centers now: more than 2/3 is 4
     assert h.refused(h.admins[3], "vote", 0) == "ProposalClosed"
     assert h.refused(h.admins[0], "vote", 7) == "UnknownProposal"
-    assert h.refused(h.admins[0], "propose", REMOVE_CENTER, to_checksum_address(validator.address), "", to_checksum_address(bytes(20)), height) == "NotMember"
+    assert h.refused(h.admins[0], "propose", REMOVE_CENTER, to_checksum_address(validator.address), "", b"", height) == "NotMember"
     assert h.refused(h.admins[0], "propose", ADD_CENTER, to_checksum_address(get_suite("gm").generate_key().address), "late",
-                     to_checksum_address(bytes(20)), 1) == "EffectiveHeightPassed"
+                     get_suite("gm").generate_key().public_key, 1) == "EffectiveHeightPassed"
+    assert h.refused(h.admins[0], "propose", ADD_CENTER, to_checksum_address(get_suite("gm").generate_key().address), "same key",
+                     validator.public_key, height + 10) == "ValidatorInUse"
+    assert h.refused(h.admins[0], "propose", ADD_CENTER, to_checksum_address(get_suite("gm").generate_key().address), "no key",
+                     b"", height + 10) == "InvalidValidatorKey"
+
+
+def test_the_node_applies_a_validator_change_at_its_height(h: Harness) -> None:
+    """Governance adds a validator from a stated height and later removes it; the node's set, the headers'
+    validator hashes and the certificates it accepts follow, block by block."""
+    from node.errors import ValidationError
+    from node.execution.system import validator_updates
+
+    solo = h.validator
+    newcomer, validator = get_suite("gm").generate_key(), get_suite("gm").generate_key()
+    effective = h.chain.height + 8
+    h.send(h.admins[0], "propose", ADD_CENTER, to_checksum_address(newcomer.address), "Center E", validator.public_key, effective)
+    h.send(h.admins[1], "vote", 0)
+    h.send(h.admins[2], "vote", 0)  # decided at height effective - 5
+    (update,) = validator_updates(h.chain.executor._head_view().get_storage)
+    (entry,) = [h.call("validatorUpdates", 0, types=["bytes32", "bytes32", "uint64", "bool"])]
+    assert update.public_key == b"\x04" + entry[0] + entry[1] and (update.effective_height, update.added) == (entry[2], entry[3])
+    before, after = h.chain.validators_at(effective - 1), h.chain.validators_at(effective)
+    assert [v.address for v in before.validators] == [solo.address]
+    assert sorted(v.address for v in after.validators) == sorted([solo.address, validator.address])
+    while h.chain.height < effective - 1:
+        last = h.engine.produce()
+    assert last.block.header.validators_hash == before.hash(h.chain.suite)
+    assert last.block.header.next_validators_hash == after.hash(h.chain.suite)  # announced one block ahead
+    # from `effective` on one validator is no longer a quorum: the solo engine's certificate is refused
+    with pytest.raises(ValidationError, match="quorum of 2 of 2"):
+        h.engine.produce()
+    execution = h.produce_signed([solo, validator])
+    assert execution.block.header.height == effective and execution.block.header.validators_hash == after.hash(h.chain.suite)
+    # remove it again: five centers now, so four votes; the deciding vote comes after the stated height,
+    # which moves the change to the next block
+    remove_at = h.chain.height + 2
+    proposal = h.send(h.admins[0], "propose", REMOVE_CENTER, to_checksum_address(newcomer.address), "", b"", remove_at, signers=[solo, validator])
+    assert proposal.status == 1
+    for admin in h.admins[1:3]:
+        assert h.send(admin, "vote", 1, signers=[solo, validator]).status == 1
+    receipt = h.send(h.admins[3], "vote", 1, signers=[solo, validator])
+    (change,) = h.events(receipt, "ValidatorChange")
+    decided_at = h.chain.height
+    assert change.added is False and change.effectiveHeight == decided_at + 1 > remove_at
+    assert [v.address for v in h.chain.validators.validators] == [solo.address]
+    assert h.engine.produce().block.header.validators_hash == before.hash(h.chain.suite)
 
 
 def test_blacklist_by_vote(h: Harness) -> None:
     enterprise = to_checksum_address(h.outsider.address)
-    assert h.send(h.admins[0], "propose", BLACKLIST, enterprise, "", to_checksum_address(bytes(20)), 0).status == 1
+    assert h.send(h.admins[0], "propose", BLACKLIST, enterprise, "", b"", 0).status == 1
     assert h.send(h.admins[1], "vote", 0).status == 1
     receipt = h.send(h.admins[3], "vote", 0)
     assert h.events(receipt, "BlacklistChanged")[0].blacklisted is True
