@@ -33,10 +33,10 @@ ERRORS = {
 class Harness:
     """Four centers' admin keys driving the registry through real blocks (solo engine, one validator)."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, centers: int = 4) -> None:
         from node.consortium import create_consortium
 
-        info = create_consortium(tmp / "c", 4, dev_accounts=1, password=PASSWORD)
+        info = create_consortium(tmp / "c", centers, dev_accounts=1, password=PASSWORD)
         configs = [load_node_config(center.home) for center in info.centers]
         self.admins = [load_keystore(c.admin_key_path, PASSWORD) for c in configs]
         genesis = configs[0].load_genesis()

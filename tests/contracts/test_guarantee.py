@@ -106,6 +106,9 @@ def test_credit_apply_issue_verify_postpone_release(h: Harness, w: World) -> Non
     assert institution.lower() == "0x" + bank.address.hex()
     assert h.view("availableCredit", to_checksum_address(bank.address), w.e, contract=G) == 700_000
     assert h.refused(bank, "issue", *w.issue_args(0, GM.hash(b"BG-2")), contract=G) == "WrongStatus"
+    w.apply(w.projects[1], amount=1)
+    assert h.refused(bank, "issue", *w.issue_args(1, number), contract=G) == "GuaranteeExists"  # numbers are unique
+    assert h.refused(bank, "issue", *w.issue_args(1, bytes(32)), contract=G) == "GuaranteeExists"  # and not zero
     assert w.verify(GM.hash(b"a forged guarantee number"))[0] is False  # never issued here: never verifies
 
     assert h.refused(w.enterprise, "postpone", number, not_after + 86400, contract=G) == "NotChosenInstitution"
@@ -173,3 +176,7 @@ def test_blacklist_and_removed_institution(h: Harness, w: World) -> None:
     assert h.refused(bank, "issue", *w.issue_args(1, b"\x06" * 32), contract=G) == "EnterpriseBlacklisted"
     h.govern(REMOVE_INSTITUTION, bank.address)
     assert w.verify(b"\x05" * 32)[0] is False  # issued by an institution that is no longer admitted
+    from node.mempool import TxRejected
+
+    with pytest.raises(TxRejected, match="not an admitted account"):  # a removed member can no longer transact at all
+        h.send(bank, "setCreditLine", w.e, 1, h.now() + 99, contract=G)

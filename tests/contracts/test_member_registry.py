@@ -10,7 +10,7 @@ from eth_utils import to_checksum_address
 from harness import Harness
 from node.crypto import get_suite
 
-ADD_CENTER, REMOVE_CENTER, ADD_INSTITUTION, BLACKLIST = 0, 1, 2, 8
+ADD_CENTER, REMOVE_CENTER, ADD_INSTITUTION, REMOVE_INSTITUTION, ADD_CA, REMOVE_CA, ADD_AUDITOR, REMOVE_AUDITOR, BLACKLIST, UNBLACKLIST = range(10)
 
 
 @pytest.fixture
@@ -132,3 +132,29 @@ def test_blacklist_by_vote(h: Harness) -> None:
     receipt = h.send(h.admins[3], "vote", 0)
     assert h.events(receipt, "BlacklistChanged")[0].blacklisted is True
     assert h.call("blacklisted", enterprise, types=["bool"]) == (True,)
+    h.govern(UNBLACKLIST, h.outsider.address)
+    assert h.call("blacklisted", enterprise, types=["bool"]) == (False,)
+
+
+def test_auditors_and_the_remaining_refusals(h: Harness) -> None:
+    auditor = get_suite("gm").generate_key().address
+    h.govern(ADD_AUDITOR, auditor, "Provincial audit office")
+    assert h.call("hasRole", to_checksum_address(auditor), 4, types=["bool"]) == (True,)
+    assert h.refused(h.admins[0], "propose", REMOVE_INSTITUTION, to_checksum_address(auditor), "", b"", 0) == "NotMember"
+    assert h.refused(h.admins[0], "propose", REMOVE_CA, to_checksum_address(auditor), "", b"", 0) == "NotMember"
+    h.govern(REMOVE_AUDITOR, auditor)
+    assert h.call("hasRole", to_checksum_address(auditor), 4, types=["bool"]) == (False,)
+    assert h.refused(h.admins[0], "propose", REMOVE_AUDITOR, to_checksum_address(auditor), "", b"", 0) == "NotMember"
+    assert h.refused(h.admins[0], "propose", ADD_INSTITUTION, to_checksum_address(bytes(20)), "", b"", 0) == "InvalidSubject"
+    assert h.refused(h.admins[0], "admit", to_checksum_address(bytes(20))) == "InvalidSubject"
+
+
+def test_the_last_center_cannot_be_removed(tmp_path: Path) -> None:
+    from harness import Harness as Fresh
+
+    single = Fresh(tmp_path, centers=1)
+    try:
+        admin = single.admins[0]
+        assert single.refused(admin, "propose", REMOVE_CENTER, to_checksum_address(admin.address), "", b"", single.chain.height + 5) == "LastCenter"
+    finally:
+        single.chain.close()
