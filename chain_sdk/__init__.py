@@ -1,9 +1,17 @@
 """YiLian Chain Python SDK.
 
 The SDK talks to nodes over HTTP/JSON-RPC and shares only the documented wire
-formats with them: it never imports the ``node`` package, so it installs and
-runs without the node's heavy dependencies. Its client, wallet and role
-modules arrive with the data-sharing release.
+formats with them: it never imports the ``node`` package (a test checks it).
+
+    from chain_sdk import Client, Wallet, TradingCenter, Enterprise, FinancialInstitution
 """
 
+from chain_sdk.client import Client
+from chain_sdk.contracts import ADDRESSES, Contract
+from chain_sdk.errors import InclusionTimeout, KeystoreError, NodeError, NodeUnavailable, QrRefused, SdkError, TransactionFailed
+from chain_sdk.roles import Enterprise, FinancialInstitution, TradingCenter
+from chain_sdk.wallet import Wallet
+
 __version__ = "0.1.0"
+__all__ = ["ADDRESSES", "Client", "Contract", "Enterprise", "FinancialInstitution", "InclusionTimeout", "KeystoreError", "NodeError",
+           "NodeUnavailable", "QrRefused", "SdkError", "TradingCenter", "TransactionFailed", "Wallet"]

@@ -118,25 +118,24 @@ class ChainDemo:
                 f"Store.get() = {store.functions.get().call()}")
 
     def verify_proof(self) -> str:
-        from node.config import load_genesis
-        from node.ledger.proofs import verify_proof
+        from chain_sdk.verify import Genesis, ProofRejected, verify_proof
 
         proof = self._http("GET", f"/v1/transactions/{self.state['native_hash']}/proof?kind=receipt")
         path = self.directory / "receipt-proof.json"
         path.write_text(json.dumps(proof, indent=2) + "\n")
-        genesis = load_genesis(self.directory / "consortium" / "genesis.json")
-        header, receipt = verify_proof(genesis, proof)
+        genesis = Genesis.load(self.directory / "consortium" / "genesis.json")
+        verified = verify_proof(genesis, proof)
         tampered = dict(proof, leaf=proof["leaf"][:-2] + ("00" if proof["leaf"][-2:] != "00" else "01"))
         try:
             verify_proof(genesis, tampered)
-        except ValueError:
+        except ProofRejected:
             pass
         else:
             raise RuntimeError("a tampered proof was accepted")
-        return (f"receipt in block {header.height} proven by a Merkle path of {len(proof['merkle']['path'])} hash(es) "
+        return (f"receipt in block {verified.height} proven by a Merkle path of {len(proof['merkle']['path'])} hash(es) "
                 f"and a commit certificate; a tampered copy is rejected\n"
                 f"saved to {path} (kept with `yilian demo --dir DIR`); an auditor runs:\n"
-                f"  yilian verify-proof {path} --genesis {self.directory / 'consortium' / 'genesis.json'}")
+                f"  yilian verify --genesis {self.directory / 'consortium' / 'genesis.json'} {path}")
 
     def stop(self) -> str:
         if self.process is None:

@@ -181,7 +181,7 @@ class NodeService:
 
     def proof(self, tx_hash: bytes, kind: str) -> dict:
         """A self-contained proof that a transaction (or its receipt) is in a certified block."""
-        from node.ledger.proofs import build_proof
+        from node.ledger.proofs import build_proof, validator_change
 
         record, receipt = self.receipt(tx_hash)
         block = self.block(record.height)  # type: ignore[arg-type]
@@ -193,7 +193,13 @@ class NodeService:
         else:
             raise ValidationError("kind", "a proof is of a 'transaction' or a 'receipt'")
         path = merkle_proof(self.chain.suite, leaves, record.index)  # type: ignore[arg-type]
-        return build_proof(self.chain.genesis, kind, block.header, leaves[record.index], path, certificate)  # type: ignore[index]
+        store, changes = self.chain.store, []
+        for effective in self.chain.executor.validator_change_heights():
+            if effective > record.height:  # type: ignore[operator]
+                break
+            keys = [v.public_key for v in self.chain.validators_at(effective).validators]
+            changes.append(validator_change(store.header(effective - 1), store.certificate(effective - 1), keys))  # type: ignore[arg-type]
+        return build_proof(self.chain.genesis, kind, block.header, leaves[record.index], path, certificate, changes)  # type: ignore[index]
 
     # -- status -------------------------------------------------------------------------------
 

@@ -319,6 +319,14 @@ class Executor:
         with self._head_lock:
             return registry_admits(self._head_view().get_storage, address)
 
+    def validator_change_heights(self) -> list[int]:
+        """Heights at which governance's decisions (as of the head) change the validator set."""
+        self.validators_at(0)  # refresh the cached updates
+        with self._head_lock:
+            _, updates, _ = self._head_sets  # type: ignore[misc]
+        return sorted({u.effective_height for u in updates
+                       if u.effective_height > 0 and self.validators_at(u.effective_height - 1) != self.validators_at(u.effective_height)})
+
     def validators_at(self, height: int) -> ValidatorSet:
         """The validator set in force at ``height`` as decided by the head state.
 

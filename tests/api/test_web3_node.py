@@ -13,11 +13,9 @@ from eth_account import Account
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from node.config import load_genesis
 from node.crypto import get_suite
-from node.errors import ValidationError
 from node.execution.artifacts import load_artifact
-from node.ledger.proofs import verify_proof
+from chain_sdk.verify import Genesis, ProofRejected, verify_proof
 from node.types import Transaction
 
 
@@ -142,20 +140,20 @@ def test_native_sm2_transaction_over_rest_with_a_checkable_proof(w3: Web3, accou
     # web3 sees the native transaction too
     assert w3.eth.get_transaction(body["hash"])["from"].lower() == "0x" + key.address.hex()
     # an auditor with only the genesis file checks the receipt proof
-    genesis = load_genesis(localnet.directory / "consortium" / "genesis.json")
+    genesis_path = localnet.directory / "consortium" / "genesis.json"
+    genesis = Genesis.load(genesis_path)
     status, proof, _ = http("GET", f"{localnet.url}/v1/transactions/{body['hash']}/proof?kind=receipt")
     assert status == 200
-    header, proven = verify_proof(genesis, proof)
-    assert header.height == body["height"] and proven.logs[0].data[-32:] == (99).to_bytes(32, "big")
+    proven = verify_proof(genesis, proof)
+    assert proven.height == body["height"] and proven.receipt["logs"][0][2][-32:] == (99).to_bytes(32, "big")
     forged = dict(proof, leaf=proof["leaf"][:-2] + ("00" if proof["leaf"][-2:] != "00" else "01"))
-    with pytest.raises(ValidationError):
+    with pytest.raises(ProofRejected):
         verify_proof(genesis, forged)
     # the same check from the command line, as an auditor runs it
-    genesis_path = localnet.directory / "consortium" / "genesis.json"
     for name, document, expected in (("good.json", proof, 0), ("forged.json", forged, 1)):
         path = localnet.directory / name
         path.write_text(json.dumps(document))
-        result = subprocess.run([sys.executable, "-m", "node.cli", "verify-proof", str(path), "--genesis", str(genesis_path)],
+        result = subprocess.run([sys.executable, "-m", "node.cli", "verify", "--genesis", str(genesis_path), str(path)],
                                 capture_output=True, text=True, check=False)
         assert result.returncode == expected, result.stdout + result.stderr
         assert ("proof OK" in result.stdout) if expected == 0 else ("REJECTED" in result.stderr and "Traceback" not in result.stderr)

@@ -1,0 +1,112 @@
+"""``Client``: one node's REST (``/v1``) and JSON-RPC (``/``) API, with waiting for inclusion and typed errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from typing import Any
+
+from chain_sdk.errors import InclusionTimeout, NodeError, NodeUnavailable
+
+VALIDITY_BLOCKS = 10_000  # a transaction signed now may be included within this many blocks
+
+
+class Client:
+    """Talks to any node of the consortium.
+
+    >>> client = Client("http://127.0.0.1:8600")      # doctest: +SKIP
+    >>> client.status()["height"]                     # doctest: +SKIP
+    """
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._chain_id: int | None = None
+        self._nonces: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    # -- transport ----------------------------------------------------------------------
+
+    def _http(self, method: str, path: str, body: Any = None, *, timeout: float | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": "application/json",
+                                                                                              "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            try:
+                problem = json.loads(raw)
+            except ValueError:
+                problem = {"title": error.reason, "detail": raw.decode(errors="replace")[:500]}
+            raise NodeError(error.code, problem.get("title", "error"), problem.get("detail", ""), problem.get("type", "about:blank"),
+                            problem) from None
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            raise NodeUnavailable(f"no answer from {self.url}: {getattr(error, 'reason', error)}; is the node running?") from None
+
+    def get(self, path: str, **params: Any) -> Any:
+        query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
+        return self._http("GET", "/v1" + path + (f"?{query}" if query else ""))
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        answer = self._http("POST", "/", {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+        if "error" in answer:
+            error = answer["error"]
+            raise NodeError(400, f"JSON-RPC error {error.get('code')}", error.get("message", ""), body=error)
+        return answer["result"]
+
+    # -- chain ------------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        return self.get("/status")
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self.status()["chain_id"])
+        return self._chain_id
+
+    def height(self) -> int:
+        return int(self.status()["height"])
+
+    def account(self, address: str) -> dict:
+        return self.get(f"/accounts/{address}")
+
+    def next_nonce(self, address: str) -> int:
+        """The nonce for a new transaction from ``address``: the node's pending nonce, or one more than the last
+        this client used (so several transactions can be sent without waiting)."""
+        pending = int(self.account(address)["pending_nonce"])
+        with self._lock:
+            nonce = max(pending, self._nonces.get(address.lower(), 0))
+            self._nonces[address.lower()] = nonce + 1
+        return nonce
+
+    def send_raw(self, raw: bytes, *, wait: float = 30.0) -> dict:
+        """Submit a signed transaction; with ``wait`` > 0, return its receipt once included."""
+        answer = self._http("POST", f"/v1/transactions?wait={wait}" if wait else "/v1/transactions", {"raw": "0x" + raw.hex()},
+                            timeout=self.timeout + wait)
+        if not wait:
+            return answer
+        if answer.get("status") != "committed":
+            raise InclusionTimeout(f"transaction {answer.get('hash')} not included within {wait} s; it may still be; "
+                                   f"check GET /v1/transactions/{answer.get('hash')}")
+        return self.receipt(answer["hash"])
+
+    def receipt(self, tx_hash: str) -> dict:
+        return self.get(f"/transactions/{tx_hash}/receipt")
+
+    def proof(self, tx_hash: str, kind: str = "receipt") -> dict:
+        return self.get(f"/transactions/{tx_hash}/proof", kind=kind)
+
+    def call(self, to: str, data: bytes, *, sender: str | None = None) -> bytes:
+        """eth_call on the latest block."""
+        message = {"to": to, "data": "0x" + data.hex()}
+        if sender:
+            message["from"] = sender
+        return bytes.fromhex(self.rpc("eth_call", message, "latest").removeprefix("0x"))
+
+    def logs(self, address: str, topics: list | None = None, from_block: int = 0) -> list[dict]:
+        return self.rpc("eth_getLogs", {"address": address, "topics": topics or [], "fromBlock": hex(from_block), "toBlock": "latest"})

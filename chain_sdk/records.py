@@ -1,0 +1,33 @@
+"""Record commitments as the custodians make them: canonical JSON, a random salt, SM3(salt ‖ bytes)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from eth_utils import keccak
+
+from chain_sdk import gm
+
+
+def canonical(record: dict) -> bytes:
+    """UTF-8 JSON with sorted keys and no insignificant whitespace (README: *Record commitments*)."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def commitment(record: dict, salt: bytes) -> bytes:
+    return gm.sm3(salt + canonical(record))
+
+
+def new_salt() -> bytes:
+    return os.urandom(32)
+
+
+def record_type(name: str) -> bytes:
+    """On-chain record type id: keccak256 of the data standard's type name (``credit``, ``project``, …)."""
+    return keccak(text=name)
+
+
+def record_id(custodian: str, local_id: str) -> bytes:
+    """A record id unique across centers: SM3 of the custodian address and its own identifier."""
+    return gm.sm3(bytes.fromhex(custodian.removeprefix("0x")) + local_id.encode())

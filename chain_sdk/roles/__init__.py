@@ -1,0 +1,7 @@
+"""One module per user role, with the verbs users say."""
+
+from chain_sdk.roles.center import TradingCenter
+from chain_sdk.roles.enterprise import Enterprise
+from chain_sdk.roles.institution import FinancialInstitution
+
+__all__ = ["Enterprise", "FinancialInstitution", "TradingCenter"]

@@ -1,0 +1,99 @@
+"""``TradingCenter``: admit enterprises, anchor and update records, verify guarantees, governance, QR login."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from eth_utils import to_checksum_address
+
+from chain_sdk import gm, qr, records
+from chain_sdk.roles._base import Role
+
+ACTIONS = ("AddCenter", "RemoveCenter", "AddInstitution", "RemoveInstitution", "AddCA", "RemoveCA", "AddAuditor", "RemoveAuditor",
+           "Blacklist", "Unblacklist")
+STATUSES = ("None", "Applied", "Rejected", "Cancelled", "Issued", "Released", "Claimed", "PaidOut", "Expired")
+
+
+@dataclass(frozen=True)
+class Anchored:
+    record_id: bytes
+    commitment: bytes
+    salt: bytes  # keep it with the raw record: the owner's grantees need it to check the bytes
+    tx_hash: str
+
+
+@dataclass(frozen=True)
+class GuaranteeCheck:
+    number: bytes
+    valid: bool
+    status: str
+    enterprise: str
+    beneficiary: str
+    project_id: bytes
+    amount: int
+    not_after: int
+    institution: str
+
+
+class TradingCenter(Role):
+    """A center's admin account."""
+
+    def admit(self, enterprise: str) -> str:
+        return self.members.transact(self.wallet, "admit", to_checksum_address(enterprise)).tx_hash
+
+    def anchor(self, local_id: str, type_name: str, owner: str, record: dict, *, schema_version: int = 1) -> Anchored:
+        """Anchor a record's salted SM3 commitment (never the data); this center becomes its custodian."""
+        record_id = records.record_id(self.address, local_id)
+        salt = records.new_salt()
+        commitment = records.commitment(record, salt)
+        receipt = self.records.transact(self.wallet, "anchor", record_id, records.record_type(type_name), to_checksum_address(owner),
+                                        commitment, schema_version)
+        return Anchored(record_id, commitment, salt, receipt.tx_hash)
+
+    def update(self, record_id: bytes, record: dict, *, schema_version: int = 1) -> Anchored:
+        salt = records.new_salt()
+        commitment = records.commitment(record, salt)
+        receipt = self.records.transact(self.wallet, "update", record_id, commitment, schema_version)
+        return Anchored(record_id, commitment, salt, receipt.tx_hash)
+
+    def propose(self, action: str, subject: str, name: str = "", *, validator_key: bytes = b"", effective_height: int = 0) -> int:
+        receipt = self.members.transact(self.wallet, "propose", ACTIONS.index(action), to_checksum_address(subject), name, validator_key,
+                                        effective_height)
+        return int(receipt.event("Proposed").id)
+
+    def vote(self, proposal: int) -> str:
+        return self.members.transact(self.wallet, "vote", proposal).tx_hash
+
+    def verify_guarantee(self, number: bytes) -> GuaranteeCheck:
+        """What a center checks before accepting a bid guarantee: valid only if issued on chain by an admitted
+        institution, live and within its validity."""
+        valid, status, enterprise, beneficiary, project, amount, not_after, institution = self.guarantees.call("verify", number)
+        return GuaranteeCheck(number, valid, STATUSES[status], enterprise, beneficiary, project, amount, not_after, institution)
+
+    def open_tender(self, project_id: bytes, deadline: int) -> str:
+        return self.certificates.transact(self.wallet, "openTender", project_id, deadline).tx_hash
+
+    # -- QR login ------------------------------------------------------------------------
+
+    def login_request(self, *, name: str, valid_s: int = 120, callback: str = "") -> qr.QrRequest:
+        """A one-time login challenge to show as a QR code (the nonce is the challenge)."""
+        return qr.make_request(self.wallet.key, kind="login", chain_id=self.client.chain_id, requester_name=name,
+                               purpose="log in", max_uses=1, valid_s=valid_s, callback=callback)
+
+    def accept_login(self, request: qr.QrRequest, account: str, signature: bytes) -> str:
+        """Record the login on chain: the contract checks the signature against the account's valid certificate and
+        that the challenge was never used, at any center."""
+        challenge = gm.sm3(bytes.fromhex(request.nonce))
+        return self.certificates.transact(self.wallet, "attestLogin", challenge, to_checksum_address(account), request.not_after,
+                                          signature).tx_hash
+
+    def bind_certificate(self, *, fingerprint: bytes, issuer: str, uscc: str, public_key: bytes, not_before: int, not_after: int) -> str:
+        """Register an enterprise's certificate for an admitted CA (after checking its chain off chain)."""
+        return self.certificates.transact(self.wallet, "bind", fingerprint, to_checksum_address(issuer), uscc, public_key[1:],
+                                          not_before, not_after).tx_hash
+
+
+def new_guarantee_number() -> bytes:
+    return gm.sm3(os.urandom(32) + str(time.time()).encode())
