@@ -33,6 +33,9 @@ class Client:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": "application/json",
                                                                                               "Accept": "application/json"})
+        return self._send(request, timeout=timeout)
+
+    def _send(self, request: urllib.request.Request, *, timeout: float | None = None) -> Any:
         try:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
                 return json.loads(response.read())
@@ -108,5 +111,10 @@ class Client:
             message["from"] = sender
         return bytes.fromhex(self.rpc("eth_call", message, "latest").removeprefix("0x"))
 
-    def logs(self, address: str, topics: list | None = None, from_block: int = 0) -> list[dict]:
-        return self.rpc("eth_getLogs", {"address": address, "topics": topics or [], "fromBlock": hex(from_block), "toBlock": "latest"})
+    def logs(self, address: str, topics: list | None = None, from_block: int = 0, *, window: int = 10_000) -> list[dict]:
+        """eth_getLogs from ``from_block`` to the head, asked in windows of ``window`` blocks (the nodes' limit)."""
+        head, found = self.height(), []
+        for start in range(from_block, head + 1, window):
+            end = min(start + window - 1, head)
+            found += self.rpc("eth_getLogs", {"address": address, "topics": topics or [], "fromBlock": hex(start), "toBlock": hex(end)})
+        return found

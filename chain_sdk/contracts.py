@@ -89,7 +89,8 @@ class Receipt:
 class Contract:
     """One system contract at its genesis address (or ``address``)."""
 
-    def __init__(self, client: Client, name: str, address: str | None = None) -> None:
+    def __init__(self, client: Client | None, name: str, address: str | None = None) -> None:
+        """``client`` None gives an offline binding: encode calls, decode outputs, events and errors."""
         self.client, self.name = client, name
         self.address = to_checksum_address(address or ADDRESSES[name])
         self._functions = {}
@@ -111,7 +112,8 @@ class Contract:
 
     def call(self, fn: str, *args: Any) -> Any:
         """A view; one output is returned as is, several as a tuple (structs as tuples)."""
-        entry = self._function(fn, args)
+        if self.client is None:
+            raise SdkError(f"{self.name} binding has no client: pass one to call the chain")
         try:
             output = self.client.call(self.address, self.encode(fn, *args))
         except NodeError as exc:
@@ -120,6 +122,11 @@ class Contract:
                 name, values = decode_error(bytes.fromhex(data[2:]))
                 raise TransactionFailed("(call)", name, values, exc.detail) from None
             raise
+        return self.decode_output(fn, len(args), output)
+
+    def decode_output(self, fn: str, arg_count: int, output: bytes) -> Any:
+        """The return value of ``fn`` from raw call output (one output as is, several as a tuple)."""
+        entry = self._function(fn, (None,) * arg_count)
         values = decode(_types(entry["outputs"]), output)
         return values[0] if len(values) == 1 else values
 

@@ -38,6 +38,7 @@ contract RecordRegistry {
     event Updated(bytes32 indexed recordId, uint32 version, bytes32 commitment, bytes32 previousCommitment, uint32 schemaVersion);
     event Revoked(bytes32 indexed recordId, uint32 version);
     event BatchAnchored(bytes32 indexed root, address indexed custodian, uint32 size);
+    event OpenedFromBatch(bytes32 indexed recordId, bytes32 indexed root, uint256 index);
 
     error NotCenter(address caller);
     error RecordExists(bytes32 recordId);
@@ -48,6 +49,8 @@ contract RecordRegistry {
     error EmptyCommitment();
     error InvalidOwner();
     error EmptyBatch();
+    error UnknownBatch(bytes32 root);
+    error NotInBatch(bytes32 root, bytes32 recordId);
 
     modifier onlyCenter() {
         if (!members.isCenter(msg.sender)) revert NotCenter(msg.sender);
@@ -66,6 +69,10 @@ contract RecordRegistry {
 
     /// @notice Anchor version 1 of a record; the caller (a center) becomes its custodian.
     function anchor(bytes32 recordId, bytes32 recordType, address owner, bytes32 commitment, uint32 schemaVersion) external onlyCenter {
+        _anchor(recordId, recordType, owner, commitment, schemaVersion);
+    }
+
+    function _anchor(bytes32 recordId, bytes32 recordType, address owner, bytes32 commitment, uint32 schemaVersion) private {
         if (_records[recordId].version != 0) revert RecordExists(recordId);
         if (owner == address(0)) revert InvalidOwner();
         if (commitment == bytes32(0)) revert EmptyCommitment();
@@ -109,8 +116,26 @@ contract RecordRegistry {
         emit BatchAnchored(root, msg.sender, size);
     }
 
+    /// @notice Make one record of an anchored batch individually addressable — what grants, updates and
+    /// revocation need — when it is first shared: the custodian shows its batch leaf
+    /// `abi.encode(recordId, recordType, owner, commitment, schemaVersion)` and inclusion path. Bulk imports
+    /// thus pay storage only for the records that are actually used.
+    function anchorFromBatch(bytes32 root, uint256 index, bytes32[] calldata path, bytes32 recordId, bytes32 recordType, address owner,
+                             bytes32 commitment, uint32 schemaVersion) external onlyCenter {
+        Batch memory b = batches[root];
+        if (b.size == 0) revert UnknownBatch(root);
+        if (b.custodian != msg.sender) revert NotCustodian(msg.sender, b.custodian);
+        if (!_inBatch(root, abi.encode(recordId, recordType, owner, commitment, schemaVersion), index, path)) revert NotInBatch(root, recordId);
+        _anchor(recordId, recordType, owner, commitment, schemaVersion);
+        emit OpenedFromBatch(recordId, root, index);
+    }
+
     /// @notice Whether `leaf` is entry `index` of the anchored batch `root` (RFC 6962 path, leaf upwards).
     function verifyInBatch(bytes32 root, bytes calldata leaf, uint256 index, bytes32[] calldata path) external view returns (bool) {
+        return _inBatch(root, leaf, index, path);
+    }
+
+    function _inBatch(bytes32 root, bytes memory leaf, uint256 index, bytes32[] calldata path) private view returns (bool) {
         uint256 width = batches[root].size;
         if (width == 0 || index >= width) return false;
         bytes32 node = GmCrypto.sm3(abi.encodePacked(bytes1(0x00), leaf));

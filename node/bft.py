@@ -46,7 +46,7 @@ from node.crypto.suites import PrivateKey
 from node.errors import ValidationError, YilianError
 from node.execution.executor import BlockExecution, InvalidBlock
 from node.mempool import Mempool
-from node.p2p.host import CONSENSUS, SYNC, TX, MemberHost
+from node.p2p.host import CONSENSUS, DATA, SYNC, TX, MemberHost
 from node.types import Block, CommitCertificate, Proposal
 
 log = logging.getLogger("yilian.bft")
@@ -116,6 +116,7 @@ class BftEngine:
         self.host.handle(CONSENSUS, self._on_consensus)
         self.host.handle(TX, self._on_tx)
         self.host.handle(SYNC, self._on_sync)
+        self.host.handle(DATA, self._on_data)
         with trio.CancelScope() as scope:
             self._cancel = scope
             async with trio.open_nursery() as nursery:
@@ -323,6 +324,27 @@ class BftEngine:
                 return msgpack.packb(None)
             return msgpack.packb([block.encode(), certificate.encode()])
         raise ValidationError("sync", "unknown request")
+
+    # -- the custodian data service between centers ------------------------------------------
+
+    data_handler = None  # set by the runner: bytes -> bytes (Custodian.handle_p2p), run in a worker thread
+
+    async def _on_data(self, peer: str, payload: bytes) -> bytes:
+        handler = self.data_handler
+        if handler is None:
+            return b'{"problem": {"status": 503, "slug": "no-data-service", "detail": "this center runs no data service"}}'
+        return await trio.to_thread.run_sync(handler, payload)
+
+    def request(self, peer: str, payload: bytes, *, timeout: float = 60.0) -> bytes:
+        """From any thread: send a data request to ``peer`` and wait for its answer."""
+        async def ask() -> bytes:
+            with trio.fail_after(timeout):
+                answer = await self.host.send(peer, DATA, payload, expect_answer=True)
+            return answer or b""
+
+        if self._trio_token is None:
+            raise RuntimeError("the network is not running yet")
+        return trio.from_thread.run(ask, trio_token=self._trio_token)
 
     # -- periodic ----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ Layout written under ``out``::
 
     genesis.json               shared by every center (public)
     members.json               public summary: names, roles, addresses, peer IDs, URLs
+    schemas/<type>.json        the unified data standard the custodians validate records against
     dev-accounts.json          only with dev_accounts > 0: plaintext development keys
     centers/<name>/            one directory per center, to copy to its machine
         node.json              ports, data dir, peers, key paths
@@ -336,6 +337,7 @@ def create_consortium(
         ],
     }
     _write_json(out / "members.json", members_summary)
+    shutil.copytree(Path(__file__).parent / "offchain" / "schemas", out / "schemas", dirs_exist_ok=True)
 
     dev_path = None
     if dev_keys:

@@ -71,7 +71,8 @@ def run_node(config: NodeConfig, *, port: int | None = None) -> None:
                                peers={peer.peer_id: peer.address for peer in config.peers},
                                wal_path=config.data_dir / "consensus.wal")
         service = NodeService(chain, mempool, name=config.name, engine=engine)
-        app = create_app(service)
+        custodian, store = _data_service(config, service, engine)
+        app = create_app(service, custodian=custodian, data_token=_data_token(config))
         server = uvicorn.Server(uvicorn.Config(app, host=config.api_host, port=port or config.api_port,
                                                log_level="warning", access_log=False, lifespan="off"))
         engine.start()
@@ -82,6 +83,55 @@ def run_node(config: NodeConfig, *, port: int | None = None) -> None:
         _serve_until_signalled(server)
         log.info("stopping: finishing the current block")
         engine.stop()
+        store.close()
     finally:
         chain.close()
         log.info("database closed")
+
+
+def _data_token(config: NodeConfig) -> str:
+    """The bearer token of the ingest API: ``<home>/secrets/data-token`` (0600), made on first start."""
+    import os
+    import secrets
+
+    path = config.home / "secrets" / "data-token"
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+        log.info("created the data-ingest token in %s", path)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _data_service(config: NodeConfig, service, engine):  # type: ignore[no-untyped-def]
+    """The custodian: the admin key signs its anchors and access logs and derives the at-rest data key."""
+    import json
+
+    from node.offchain.custodian import Custodian, CustodianError
+    from node.offchain.store import DataStore, derive_data_key
+
+    admin = config.load_admin_key()
+    store = DataStore(config.data_dir / "offchain", derive_data_key(admin.secret_bytes()))
+    peers = {member.admin: member.peer_id for member in service.chain.genesis.members if member.peer_id}
+
+    def forward(custodian: bytes, request: dict) -> dict:
+        peer = peers.get(custodian)
+        if peer is None or not hasattr(engine, "request"):
+            raise CustodianError(404, "not-custodian", f"0x{custodian.hex()} is not a center this node can reach; send the request "
+                                                       "to the custodian's own node")
+        try:
+            answer = json.loads(engine.request(peer, json.dumps(request).encode()))
+        except Exception as exc:  # noqa: BLE001 - the custodian is down or unreachable
+            raise CustodianError(502, "custodian-unreachable", f"the custodian center did not answer ({exc}); retry later or ask "
+                                                               "its node directly") from None
+        if "problem" in answer:
+            problem = dict(answer["problem"])
+            raise CustodianError(int(problem.pop("status")), str(problem.pop("slug")), str(problem.pop("detail")), **problem)
+        return answer["ok"]
+
+    custodian = Custodian(service, admin, store, forward=forward)
+    if hasattr(engine, "data_handler"):
+        engine.data_handler = custodian.handle_p2p
+    log.info("custodian data service: %d record(s) held, encrypted at rest in %s", store.count(), store.path)
+    return custodian, store

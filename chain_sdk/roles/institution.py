@@ -12,6 +12,8 @@ from typing import Callable
 from eth_utils import to_checksum_address
 
 from chain_sdk import qr, records
+from chain_sdk.client import Client
+from chain_sdk.data import SharedRecord, TamperedRecord, request_record
 from chain_sdk.roles._base import Role
 from chain_sdk.roles.center import new_guarantee_number
 from chain_sdk.roles.enterprise import SignedGrant
@@ -47,6 +49,18 @@ class FinancialInstitution(Role):
         """Whether ``record`` with ``salt`` is exactly what the custodian anchored (current version)."""
         anchored = self.records.call("record", record_id)
         return anchored[2] == records.commitment(record, salt) and not anchored[6]
+
+    def read_record(self, record_id: bytes, grant_id: bytes, *, custodian: str | None = None, via: Client | None = None) -> SharedRecord:
+        """Fetch a record from its custodian under a grant and check it against the chain.
+
+        ``via``: any center's node (default: this role's); it forwards to the custodian over libp2p. Raises
+        DataRefused (with the reason the custodian logged on chain) or TamperedRecord."""
+        if custodian is None:
+            custodian = self.records.call("record", record_id)[1]
+        shared = request_record(via or self.client, self.wallet, record_id=record_id, grant_id=grant_id, custodian=custodian)
+        if not self.check_record(record_id, shared.record, shared.salt):
+            raise TamperedRecord(f"record 0x{record_id.hex()} from {custodian} does not match its anchored commitment")
+        return shared
 
     def set_credit_line(self, enterprise: str, limit: int, *, valid_s: int = 365 * 86400) -> str:
         return self.guarantees.transact(self.wallet, "setCreditLine", to_checksum_address(enterprise), limit,

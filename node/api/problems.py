@@ -34,6 +34,13 @@ def install(app) -> None:  # type: ignore[no-untyped-def]
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
 
+    from node.offchain.custodian import CustodianError
+
+    @app.exception_handler(CustodianError)
+    async def _custodian(request: Request, exc: CustodianError) -> JSONResponse:
+        titles = {401: "Unauthorized", 403: "Access refused", 404: "Not found", 409: "Conflict", 422: "Invalid records"}
+        return problem_response(exc.status, exc.slug, titles.get(exc.status, "Data service error"), exc.detail, request.url.path, **exc.extra)
+
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
         return problem_response(404, "not-found", "Not found", str(exc), request.url.path)

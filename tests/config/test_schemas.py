@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "config" / "consortium" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "node" / "offchain" / "schemas"
 USCC = "91350100M000100Y43"
 
 EXAMPLES = {
@@ -67,3 +67,10 @@ def test_money_is_a_decimal_string_never_a_float() -> None:
     record = {"record_type": "enterprise_basic", "schema_version": 1, "uscc": USCC, **EXAMPLES["enterprise_basic"]}
     record["registered_capital"] = 5e7
     assert not _validator("enterprise_basic").is_valid(record)
+
+
+def test_the_example_consortium_publishes_the_same_standard() -> None:
+    example = Path(__file__).resolve().parents[2] / "config" / "consortium" / "schemas"
+    assert sorted(p.name for p in example.glob("*.json")) == sorted(p.name for p in SCHEMAS.glob("*.json"))
+    for path in SCHEMAS.glob("*.json"):
+        assert (example / path.name).read_bytes() == path.read_bytes(), f"{path.name}: run scripts/make_example_consortium"

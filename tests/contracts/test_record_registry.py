@@ -70,3 +70,30 @@ def test_batch_of_1000_records_and_inclusion_proofs_checked_on_chain(h: Harness)
     assert h.call("verifyInBatch", GM.hash(b"unanchored"), leaves[7], 7, list(proof.path), types=["bool"], contract="RecordRegistry") == (False,)
     assert h.refused(h.admins[1], "anchorBatch", root, 1000, contract="RecordRegistry") == "BatchExists"
     assert h.refused(h.admins[1], "anchorBatch", GM.hash(b"r"), 0, contract="RecordRegistry") == "EmptyBatch"
+
+
+def test_a_batched_record_opens_individually_for_sharing(h: Harness) -> None:
+    """A bulk import anchors one root; a record of it becomes addressable (for grants) when its custodian shows
+    its leaf and path — and only then, only by that custodian, only with the exact leaf."""
+    from eth_abi import encode
+
+    owner = to_checksum_address(h.outsider.address)
+    entries = [(GM.hash(b"id %d" % i), CREDIT, owner, commitment(b"record %d" % i)[1], 1) for i in range(5)]
+    leaves = [encode(["bytes32", "bytes32", "address", "bytes32", "uint32"], list(e)) for e in entries]
+    root = merkle_root(GM, leaves)
+    assert h.send(h.admins[0], "anchorBatch", root, len(leaves), contract="RecordRegistry").status == 1
+    path = list(merkle_proof(GM, leaves, 3).path)
+    assert h.refused(h.admins[0], "record", entries[3][0], contract="RecordRegistry") == "UnknownRecord"
+    assert h.refused(h.admins[1], "anchorFromBatch", root, 3, path, *entries[3], contract="RecordRegistry") == "NotCustodian"
+    assert h.refused(h.admins[0], "anchorFromBatch", root, 3, path, *entries[2], contract="RecordRegistry") == "NotInBatch"
+    forged = (entries[3][0], CREDIT, to_checksum_address(h.admins[0].address), entries[3][3], 1)  # another owner
+    assert h.refused(h.admins[0], "anchorFromBatch", root, 3, path, *forged, contract="RecordRegistry") == "NotInBatch"
+    assert h.refused(h.admins[0], "anchorFromBatch", GM.hash(b"x"), 3, path, *entries[3], contract="RecordRegistry") == "UnknownBatch"
+    receipt = h.send(h.admins[0], "anchorFromBatch", root, 3, path, *entries[3], contract="RecordRegistry")
+    assert receipt.status == 1
+    (opened,) = h.events(receipt, "OpenedFromBatch", contract="RecordRegistry")
+    (anchored,) = h.events(receipt, "Anchored", contract="RecordRegistry")
+    assert opened.root == root and opened.index == 3 and anchored.owner == owner and anchored.commitment == entries[3][3]
+    record = h.view("record", entries[3][0], contract="RecordRegistry")
+    assert record[0].lower() == owner.lower() and record[1].lower() == "0x" + h.admins[0].address.hex() and record[5] == 1
+    assert h.refused(h.admins[0], "anchorFromBatch", root, 3, path, *entries[3], contract="RecordRegistry") == "RecordExists"

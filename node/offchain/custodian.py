@@ -1,0 +1,372 @@
+"""A center as custodian: ingest records (validate → canonicalize → salt → anchor → store encrypted) and serve
+them to grantees under live on-chain grants.
+
+Serving, step by step (README: *Data sharing*):
+
+1. the grantee signs an access request ``{record_id, grant_id, grantee_public_key, custodian, timestamp,
+   nonce}`` (SM2 over ``YILIAN/data-access/v1\\0`` ‖ canonical JSON); the custodian checks the signature,
+   that it is addressed to it, fresh (±120 s) and never seen (nonce);
+2. it checks the grant on chain: known, granted to this requester, not revoked, inside its window, uses
+   left, and covering the record (by id or by the owner's record type);
+3. it logs the access on chain (``Authorization.logAccess``, which re-checks the grant and spends one use)
+   — or, when refused, logs the refusal (``logRefusal``) with the reason and answers 403;
+4. it answers the record and its salt sealed with SM4-GCM under a fresh key, the key in an SM2 envelope to
+   the grantee's public key; the grantee checks ``SM3(salt ‖ canonical record)`` against the chain.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from eth_abi import encode as abi_encode
+
+from chain_sdk.contracts import ADDRESSES, Contract, decode_error
+from node.crypto import sm4
+from node.crypto.suites import PrivateKey
+from node.errors import ValidationError, YilianError
+from node.offchain import standard
+from node.offchain.store import DataStore
+
+log = logging.getLogger("yilian.custodian")
+
+ACCESS_DOMAIN = b"YILIAN/data-access/v1\x00"
+REQUEST_WINDOW_S = 120
+TX_WAIT_S = 30.0
+MAX_BATCH = 10_000
+BINDINGS = {name: Contract(None, name) for name in ADDRESSES}
+RACE_REASONS = {"GrantRevoked": "the grant was revoked", "GrantExpired": "the grant expired", "NotAuthorized": "the grant is used up or "
+                "no longer covers the record", "UnknownGrant": "no such grant"}
+
+
+class CustodianError(YilianError):
+    """A request the custodian refuses; ``status`` is the HTTP status, ``slug`` the problem type."""
+
+    def __init__(self, status: int, slug: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.detail, self.extra = status, slug, detail, extra
+
+
+class ChainCallFailed(YilianError):
+    def __init__(self, fn: str, error: str, detail: str = "") -> None:
+        super().__init__(f"{fn} reverted: {error}" + (f" ({detail})" if detail and detail != error else ""))
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Sent:
+    tx_hash: bytes
+    height: int
+    logs: tuple
+
+
+class ChainPort:
+    """The custodian's own access to the chain, in process: views on the head state, and transactions from the
+    center's admin account submitted to this node's pool and waited for."""
+
+    def __init__(self, service, admin: PrivateKey) -> None:  # type: ignore[no-untyped-def]
+        self.service, self.admin = service, admin
+        self.chain = service.chain
+        self._nonce_lock = threading.Lock()
+
+    def view(self, contract: str, fn: str, *args: Any) -> Any:
+        binding = BINDINGS[contract]
+        result = self.chain.executor.call(sender=bytes(20), to=bytes.fromhex(binding.address[2:]), data=binding.encode(fn, *args))
+        if not result.success:
+            name, _ = decode_error(result.output)
+            raise ChainCallFailed(f"{contract}.{fn}", name, result.error)
+        return binding.decode_output(fn, len(args), result.output)
+
+    def send(self, contract: str, fn: str, *args: Any, gas: int = 5_000_000) -> Sent:
+        from node.types import Transaction
+
+        binding = BINDINGS[contract]
+        with self._nonce_lock:
+            address = self.admin.address
+            nonce = self.service.mempool.pending_nonce(address, self.chain.executor.head_nonce(address))
+            tx = Transaction(self.chain.chain_id, nonce, address, bytes.fromhex(binding.address[2:]), 0, binding.encode(fn, *args), gas,
+                             self.chain.height + 1_000).signed(self.admin)
+            submitted = self.service.submit(tx.encode())
+        record = self.service.wait_for(submitted.hash, TX_WAIT_S)
+        if record.height is None:
+            raise CustodianError(503, "not-included", f"{contract}.{fn} was not included within {TX_WAIT_S:.0f} s; the chain may be "
+                                                      "stalled (check /v1/status); retry later")
+        _, receipt = self.service.receipt(submitted.hash)
+        if receipt.status != 1:
+            name, _ = decode_error(receipt.output)
+            raise ChainCallFailed(f"{contract}.{fn}", name, receipt.revert_reason)
+        return Sent(submitted.hash, record.height, receipt.logs)
+
+
+def _leaf(record_id: bytes, type_id: bytes, owner: bytes, commitment: bytes, schema_version: int) -> bytes:
+    """A batch leaf, as ``RecordRegistry.anchorFromBatch`` re-computes it."""
+    return abi_encode(["bytes32", "bytes32", "address", "bytes32", "uint32"], [record_id, type_id, owner, commitment, schema_version])
+
+
+def _merkle_paths(suite, leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:  # type: ignore[no-untyped-def]
+    """Root and every leaf's path in one pass (RFC 6962 tree of :mod:`node.ledger.merkle`)."""
+    from node.ledger.merkle import LEAF, NODE
+
+    level = [suite.hash(LEAF + leaf) for leaf in leaves]
+    paths: list[list[bytes]] = [[] for _ in leaves]
+    positions = list(range(len(leaves)))
+    while len(level) > 1:
+        for i, position in enumerate(positions):
+            sibling = position ^ 1
+            if sibling < len(level):
+                paths[i].append(level[sibling])
+            positions[i] = position // 2
+        level = [suite.hash(NODE + level[j] + level[j + 1]) if j + 1 < len(level) else level[j] for j in range(0, len(level), 2)]
+    return level[0], paths
+
+
+class Custodian:
+    def __init__(self, service, admin: PrivateKey, store: DataStore,  # type: ignore[no-untyped-def]
+                 forward: Callable[[bytes, dict], dict] | None = None) -> None:
+        self.port = ChainPort(service, admin)
+        self.suite = service.chain.suite
+        self.store = store
+        self.address = admin.address
+        self.forward = forward  # (custodian admin address, request) -> answer, over libp2p
+
+    # -- ingest ---------------------------------------------------------------------------------
+
+    def record_id(self, local_id: str) -> bytes:
+        """Unique across centers: SM3(custodian address ‖ the center's own id), as the SDK computes it."""
+        if not isinstance(local_id, str) or not 0 < len(local_id) <= 200:
+            raise ValidationError("local_id", "a non-empty string of at most 200 characters")
+        return self.suite.hash(self.address + local_id.encode())
+
+    def _prepare(self, item: dict, where: str) -> tuple[bytes, dict]:
+        record_type, local_id, owner, record = item.get("type"), item.get("local_id"), item.get("owner"), item.get("record")
+        if not isinstance(record_type, str):
+            raise ValidationError(f"{where}type", "the record type, e.g. 'credit'")
+        if not isinstance(owner, str) or len(owner) != 42 or not owner.startswith("0x"):
+            raise ValidationError(f"{where}owner", "the owner's 0x address (the enterprise for its private data, else the center)")
+        try:
+            owner_bytes = bytes.fromhex(owner[2:])
+        except ValueError:
+            raise ValidationError(f"{where}owner", "not a hex address") from None
+        try:
+            standard.validate(record_type, record)
+        except ValidationError as exc:
+            raise ValidationError(where + exc.field, exc.reason) from None
+        record_id = self.record_id(local_id)  # type: ignore[arg-type]
+        salt = os.urandom(32)
+        canonical = standard.canonical(record)  # type: ignore[arg-type]
+        schema_version = int(record.get("schema_version", 1))  # type: ignore[union-attr]
+        entry = {"type": record_type, "local_id": local_id, "owner": owner_bytes, "record": canonical, "salt": salt,
+                 "commitment": self.suite.hash(salt + canonical), "schema_version": schema_version, "version": 1, "batch": None}
+        return record_id, entry
+
+    def ingest(self, item: dict) -> dict:
+        """Validate, anchor (or update, when the local id is known) and store one record."""
+        record_id, entry = self._prepare(item, "")
+        previous = self.store.get(record_id)
+        type_id = standard.type_id(entry["type"])
+        if previous is not None:
+            if previous["owner"] != entry["owner"] or previous["type"] != entry["type"]:
+                raise ValidationError("owner", f"record {item['local_id']!r} exists with another owner or type; use a new local id")
+            entry["version"] = previous["version"] + 1
+        self.store.put(record_id, entry)  # written ahead: the raw record is never lost once anchored
+        try:
+            if previous is None:
+                sent = self.port.send("RecordRegistry", "anchor", record_id, type_id, _address(entry["owner"]), entry["commitment"],
+                                      entry["schema_version"])
+            else:
+                if previous["batch"] is not None:
+                    self._open_from_batch(record_id, previous)
+                sent = self.port.send("RecordRegistry", "update", record_id, entry["commitment"], entry["schema_version"])
+        except BaseException:
+            if previous is None:
+                self.store.delete_many([record_id])
+            else:
+                self.store.put(record_id, previous)
+            raise
+        log.info("anchored %s record %s (v%d) in block %d", entry["type"], "0x" + record_id.hex()[:16], entry["version"], sent.height)
+        return {"record_id": "0x" + record_id.hex(), "local_id": entry["local_id"], "type": entry["type"], "version": entry["version"],
+                "commitment": "0x" + entry["commitment"].hex(), "tx_hash": "0x" + sent.tx_hash.hex(), "height": sent.height}
+
+    def ingest_batch(self, items: list[dict], progress: Callable[[str], None] | None = None) -> dict:
+        """Validate all (a batch is accepted whole or refused with every problem listed), anchor one Merkle root."""
+        if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
+            raise ValidationError("records", f"a batch holds 1 to {MAX_BATCH} records")
+        prepared, problems, seen = [], [], set()
+        for index, item in enumerate(items):
+            try:
+                if not isinstance(item, dict):
+                    raise ValidationError(f"records[{index}]", "an object {type, local_id, owner, record}")
+                record_id, entry = self._prepare(item, f"records[{index}].")
+                if record_id in seen or self.store.get(record_id) is not None:
+                    raise ValidationError(f"records[{index}].local_id", f"{item['local_id']!r} is already held (or twice in the batch); "
+                                                                        "update it with a single ingest")
+                seen.add(record_id)
+                prepared.append((record_id, entry))
+            except ValidationError as exc:
+                problems.append({"index": index, "field": exc.field, "detail": exc.reason})
+        if problems:
+            raise CustodianError(422, "invalid-records", f"{len(problems)} of {len(items)} records do not meet the data standard; "
+                                                         "nothing was anchored", problems=problems[:100])
+        leaves = [_leaf(record_id, standard.type_id(e["type"]), e["owner"], e["commitment"], e["schema_version"]) for record_id, e in prepared]
+        root, paths = _merkle_paths(self.suite, leaves)
+        for index, ((record_id, entry), path) in enumerate(zip(prepared, paths)):
+            entry["batch"] = {"root": root, "index": index, "size": len(leaves), "path": path}
+        self.store.put_many(dict(prepared))
+        try:
+            sent = self.port.send("RecordRegistry", "anchorBatch", root, len(leaves))
+        except BaseException:
+            self.store.delete_many([record_id for record_id, _ in prepared])
+            raise
+        log.info("anchored a batch of %d records, root %s, in block %d", len(leaves), "0x" + root.hex()[:16], sent.height)
+        return {"root": "0x" + root.hex(), "size": len(leaves), "tx_hash": "0x" + sent.tx_hash.hex(), "height": sent.height,
+                "records": [{"local_id": e["local_id"], "record_id": "0x" + record_id.hex()} for record_id, e in prepared]}
+
+    def _open_from_batch(self, record_id: bytes, entry: dict) -> None:
+        """Make a batch-anchored record individually addressable on chain (grants and logs need it)."""
+        try:
+            self.port.view("RecordRegistry", "record", record_id)
+            return
+        except ChainCallFailed as exc:
+            if exc.error != "UnknownRecord":
+                raise
+        batch = entry["batch"]
+        self.port.send("RecordRegistry", "anchorFromBatch", batch["root"], batch["index"], list(batch["path"]), record_id,
+                       standard.type_id(entry["type"]), _address(entry["owner"]), entry["commitment"], entry["schema_version"])
+
+    # -- serving -------------------------------------------------------------------------------------
+
+    def describe(self, record_id: bytes) -> dict:
+        """What anyone may know: whether this center holds the record and its on-chain anchor (never the data)."""
+        entry = self.store.get(record_id)
+        answer: dict[str, Any] = {"record_id": "0x" + record_id.hex(), "held_here": entry is not None, "anchored": None}
+        if entry is not None and entry["batch"] is not None:
+            answer["batch_root"] = "0x" + entry["batch"]["root"].hex()
+        try:
+            owner, custodian, commitment, type_id, schema_version, version, revoked, updated_at = self.port.view(
+                "RecordRegistry", "record", record_id)
+            answer["anchored"] = {"owner": owner, "custodian": custodian, "commitment": "0x" + commitment.hex(), "version": version,
+                                  "schema_version": schema_version, "revoked": revoked, "updated_at_block": updated_at}
+        except ChainCallFailed:
+            pass
+        return answer
+
+    def access(self, request: dict) -> dict:
+        """Serve a grantee's signed request, here or — when another center holds the record — through it."""
+        record_id, grant_id, grantee_key, custodian = self._check_request_shape(request)
+        if custodian != self.address:
+            if self.forward is None:
+                raise CustodianError(404, "not-custodian", f"the request is addressed to custodian 0x{custodian.hex()}, not this center; "
+                                                           "send it to that center's node")
+            return self.forward(custodian, request)
+        return self._serve(request, record_id, grant_id, grantee_key)
+
+    def _check_request_shape(self, request: dict) -> tuple[bytes, bytes, bytes, bytes]:
+        if not isinstance(request, dict):
+            raise ValidationError("request", "a JSON object")
+
+        def hex_field(name: str, size: int) -> bytes:
+            value = request.get(name)
+            try:
+                raw = bytes.fromhex(value.removeprefix("0x"))  # type: ignore[union-attr]
+            except (AttributeError, ValueError):
+                raise ValidationError(name, "missing or not hex") from None
+            if len(raw) != size:
+                raise ValidationError(name, f"{size} bytes expected")
+            return raw
+
+        return hex_field("record_id", 32), hex_field("grant_id", 32), hex_field("grantee_public_key", 65), hex_field("custodian", 20)
+
+    def _serve(self, request: dict, record_id: bytes, grant_id: bytes, grantee_key: bytes) -> dict:
+        grantee = self.suite.address(grantee_key)
+        signature = request.get("signature", "")
+        body = {k: v for k, v in request.items() if k != "signature"}
+        message = ACCESS_DOMAIN + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        try:
+            signed = self.suite.verify(grantee_key, message, bytes.fromhex(str(signature).removeprefix("0x")))
+        except ValueError:
+            signed = False
+        if not signed:
+            raise CustodianError(401, "bad-signature", "the access request is not signed by the grantee key it names")
+        timestamp = request.get("timestamp")
+        if not isinstance(timestamp, int) or abs(time.time() - timestamp) > REQUEST_WINDOW_S:
+            raise CustodianError(401, "stale-request", f"the request's timestamp is more than {REQUEST_WINDOW_S} s from this center's "
+                                                       "clock; sign a fresh request")
+        nonce = request.get("nonce")
+        if not isinstance(nonce, str) or not 16 <= len(nonce) <= 64:
+            raise ValidationError("nonce", "16 to 64 hex characters")
+        if not self.store.first_use(nonce.encode(), timestamp + REQUEST_WINDOW_S):
+            raise CustodianError(409, "replayed-request", "this access request was already used; sign a new one")
+        entry = self.store.get(record_id)
+        if entry is None:
+            raise CustodianError(404, "unknown-record", f"this center holds no record 0x{record_id.hex()}")
+        if entry["batch"] is not None:
+            self._open_from_batch(record_id, entry)
+        reason = self._refusal_reason(grant_id, grantee, record_id)
+        if reason is None:
+            try:
+                sent = self.port.send("Authorization", "logAccess", grant_id, record_id)
+            except ChainCallFailed as exc:  # the grant changed between the check and the block (revoked, expired, used up)
+                reason = RACE_REASONS.get(exc.error, f"refused by the chain ({exc.error})")
+        if reason is not None:
+            sent = self.port.send("Authorization", "logRefusal", record_id, _address(grantee), grant_id, reason)
+            log.info("refused record %s to 0x%s: %s (logged in block %d)", "0x" + record_id.hex()[:16], grantee.hex(), reason, sent.height)
+            raise CustodianError(403, "access-refused", f"access refused: {reason}; the refusal is logged on chain",
+                                 reason=reason, refusal_tx="0x" + sent.tx_hash.hex())
+        content_key = sm4.generate_key()
+        payload = json.dumps({"record": json.loads(entry["record"]), "salt": "0x" + entry["salt"].hex(), "type": entry["type"],
+                              "version": entry["version"]}, ensure_ascii=False).encode()
+        log.info("served record %s to 0x%s under grant %s (access logged in block %d)", "0x" + record_id.hex()[:16], grantee.hex(),
+                 "0x" + grant_id.hex()[:16], sent.height)
+        return {"record_id": "0x" + record_id.hex(), "custodian": "0x" + self.address.hex(), "grant_id": "0x" + grant_id.hex(),
+                "access_tx": "0x" + sent.tx_hash.hex(), "access_height": sent.height,
+                "envelope": "0x" + self.suite.encrypt(grantee_key, content_key).hex(),
+                "ciphertext": "0x" + sm4.seal(content_key, payload, record_id).hex()}
+
+    def _refusal_reason(self, grant_id: bytes, grantee: bytes, record_id: bytes) -> str | None:
+        try:
+            terms, uses, revoked = self.port.view("Authorization", "grantTerms", grant_id)
+        except ChainCallFailed:
+            return "no such grant"
+        owner, to, record_ids, record_types, _purpose, not_before, not_after, max_uses, _nonce = terms
+        now = max(int(time.time()), self.port.chain.head_header().time_ms // 1000)  # the next block's time, at the earliest
+        if to.lower() != "0x" + grantee.hex():
+            return "the grant is for another grantee"
+        if revoked:
+            return "the grant was revoked"
+        if now > not_after:
+            return "the grant expired"
+        if now < not_before:
+            return "the grant is not yet valid"
+        if max_uses and uses >= max_uses:
+            return "the grant is used up"
+        if not self.port.view("Authorization", "covers", grant_id, record_id):
+            return "the record is outside the grant's scope"
+        return None
+
+    def handle_p2p(self, payload: bytes) -> bytes:
+        """A center forwarded a grantee's request over libp2p: answer it like REST would (never raises)."""
+        try:
+            request = json.loads(payload)
+            record_id, grant_id, grantee_key, custodian = self._check_request_shape(request)
+            if custodian != self.address:
+                raise CustodianError(404, "not-custodian", "this center is not the record's custodian")
+            answer: dict = {"ok": self._serve(request, record_id, grant_id, grantee_key)}
+        except CustodianError as exc:
+            answer = {"problem": {"status": exc.status, "slug": exc.slug, "detail": exc.detail, **exc.extra}}
+        except ValidationError as exc:
+            answer = {"problem": {"status": 400, "slug": "invalid-input", "detail": str(exc), "field": exc.field}}
+        except Exception as exc:  # noqa: BLE001 - reported to the asking center, never crashes the handler
+            log.warning("forwarded data request failed: %s", exc)
+            answer = {"problem": {"status": 502, "slug": "custodian-error", "detail": f"the custodian could not serve: {exc}"}}
+        return json.dumps(answer).encode()
+
+
+def _address(raw: bytes) -> str:
+    from eth_utils import to_checksum_address
+
+    return to_checksum_address(raw)

@@ -1,0 +1,59 @@
+"""The unified data standard: one JSON Schema (2020-12) per record type; canonical bytes of a record.
+
+The schemas ship with the node (``node/offchain/schemas/``) and ``yilian init`` copies them into every
+consortium directory, so each center validates against the same standard. A record is its JSON object;
+its canonical bytes are UTF-8 JSON with sorted keys and no insignificant whitespace (the SDK computes the
+same bytes to check a record against its anchored commitment).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import jsonschema
+from eth_utils import keccak
+
+from node.errors import ValidationError
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+
+@functools.lru_cache(maxsize=None)
+def _validators() -> dict[str, jsonschema.protocols.Validator]:
+    found = {}
+    for path in sorted(SCHEMA_DIR.glob("*.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        found[path.stem] = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return found
+
+
+def record_types() -> list[str]:
+    return sorted(_validators())
+
+
+def type_id(name: str) -> bytes:
+    """The on-chain record type: keccak256 of the type name."""
+    return keccak(text=name)
+
+
+def validate(record_type: str, record: object) -> None:
+    """Raises ValidationError naming the first offending field (``record.<path>``) and the rule it breaks."""
+    validator = _validators().get(record_type)
+    if validator is None:
+        raise ValidationError("type", f"unknown record type {record_type!r}; the standard has {', '.join(record_types())}")
+    errors = sorted(validator.iter_errors(record), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        first = errors[0]
+        where = "record" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path)
+        if first.validator == "required" and first.message.count("'") >= 2:
+            where += "." + first.message.split("'")[1]  # name the missing field itself
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ValidationError(where, f"{first.message}{more}")
+
+
+def canonical(record: dict) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

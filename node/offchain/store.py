@@ -1,0 +1,91 @@
+"""Raw records of one custodian in LevelDB, encrypted at rest with SM4-GCM.
+
+The data key is derived from the center's admin key (HKDF-SM3, info ``YILIAN/offchain/data-key/v1``), so
+the database alone — a copied disk, a backup — reveals nothing; each value is sealed with the record id as
+associated data, so values cannot be swapped between keys unnoticed. Layout: ``r/<record id>`` → sealed
+canonical msgpack of the entry; ``n/<nonce>`` → expiry of a seen access-request nonce (replay guard).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import plyvel
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from node import codec
+from node.crypto import sm4
+from node.errors import DecryptionError, YilianError
+
+RECORD, NONCE = b"r/", b"n/"
+DATA_KEY_INFO = b"YILIAN/offchain/data-key/v1"
+
+
+class DataStoreError(YilianError):
+    """The data store cannot be opened or a value cannot be decrypted (wrong key or damaged database)."""
+
+
+def derive_data_key(admin_secret: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SM3(), length=sm4.KEY_SIZE, salt=None, info=DATA_KEY_INFO).derive(admin_secret)
+
+
+class DataStore:
+    def __init__(self, path: Path, key: bytes) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = plyvel.DB(str(path), create_if_missing=True)
+        except plyvel.Error as exc:
+            raise DataStoreError(f"cannot open the data store at {path}: {exc}; is another node using this directory?") from None
+        self.key = key
+        self.path = path
+        self._lock = threading.Lock()
+        self._uses = 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _seal(self, record_id: bytes, entry: dict) -> bytes:
+        return sm4.seal(self.key, codec.encode(entry), RECORD + record_id)
+
+    def put(self, record_id: bytes, entry: dict) -> None:
+        self.db.put(RECORD + record_id, self._seal(record_id, entry), sync=True)
+
+    def put_many(self, entries: dict[bytes, dict]) -> None:
+        """All entries in one synced write: a bulk import is stored whole or not at all."""
+        with self.db.write_batch(transaction=True, sync=True) as batch:
+            for record_id, entry in entries.items():
+                batch.put(RECORD + record_id, self._seal(record_id, entry))
+
+    def delete_many(self, record_ids: list[bytes]) -> None:
+        with self.db.write_batch(transaction=True, sync=True) as batch:
+            for record_id in record_ids:
+                batch.delete(RECORD + record_id)
+
+    def get(self, record_id: bytes) -> dict | None:
+        sealed = self.db.get(RECORD + record_id)
+        if sealed is None:
+            return None
+        try:
+            return codec.decode(sm4.open_sealed(self.key, sealed, RECORD + record_id))
+        except DecryptionError:
+            raise DataStoreError(f"record 0x{record_id.hex()} cannot be decrypted: the data store belongs to another admin key "
+                                 "or was modified") from None
+
+    def count(self) -> int:
+        return sum(1 for _ in self.db.iterator(prefix=RECORD, include_value=False))
+
+    def first_use(self, nonce: bytes, expires_at: float) -> bool:
+        """Record an access-request nonce; False when it was seen before (a replay). Old nonces are pruned."""
+        with self._lock:
+            if self.db.get(NONCE + nonce) is not None:
+                return False
+            self.db.put(NONCE + nonce, int(expires_at).to_bytes(8, "big"), sync=True)
+            self._uses += 1
+            if self._uses % 256 == 0:  # prune now and then: a nonce only matters until its request expires
+                now = time.time()
+                for k in [k for k, v in self.db.iterator(prefix=NONCE) if int.from_bytes(v, "big") < now]:
+                    self.db.delete(k)
+            return True
