@@ -75,6 +75,16 @@ class TradingCenter(Role):
     def open_tender(self, project_id: bytes, deadline: int) -> str:
         return self.certificates.transact(self.wallet, "openTender", project_id, deadline).tx_hash
 
+    def open_bid(self, project_id: bytes, bidder: str, sealed: bytes) -> bytes:
+        """At the deadline, as the tender's center: decrypt a bid sealed to this center's key and record the
+        plaintext's SM3 hash on chain (refused before the deadline: NotYetOpen)."""
+        from chain_sdk.roles.enterprise import before_deadline, unseal_bid
+
+        before_deadline(self, project_id)
+        bid_file = unseal_bid(project_id, sealed, self.wallet)
+        self.certificates.transact(self.wallet, "openBid", project_id, to_checksum_address(bidder), gm.sm3(bid_file))
+        return bid_file
+
     # -- QR login ------------------------------------------------------------------------
 
     def login_request(self, *, name: str, valid_s: int = 120, callback: str = "") -> qr.QrRequest:

@@ -94,10 +94,9 @@ class Enterprise(Role):
         return sealed
 
     def open_bid(self, project_id: bytes, sealed: bytes, opener: Wallet) -> bytes:
-        """After the deadline: decrypt with the opener's key and record the plaintext hash on chain."""
-        size = int.from_bytes(sealed[:2], "big")
-        key = opener.decrypt(sealed[2 : 2 + size])
-        bid_file = gm.sm4_open(key, sealed[2 + size :], project_id)
+        """After the deadline, the bidder itself: decrypt with the opener's key and record the plaintext hash on chain."""
+        before_deadline(self, project_id)
+        bid_file = unseal_bid(project_id, sealed, opener)
         self.certificates.transact(self.wallet, "openBid", project_id, to_checksum_address(self.address), gm.sm3(bid_file))
         return bid_file
 
@@ -107,3 +106,23 @@ class Enterprise(Role):
         receipt = self.guarantees.transact(self.wallet, "applyFor", project_id, to_checksum_address(beneficiary), amount,
                                            to_checksum_address(institution))
         return int(receipt.event("Applied").applicationId)
+
+
+def unseal_bid(project_id: bytes, sealed: bytes, opener: Wallet) -> bytes:
+    """Decrypt a sealed bid file (SM2 envelope of the SM4 key, then SM4-GCM bound to the project id)."""
+    size = int.from_bytes(sealed[:2], "big")
+    key = opener.decrypt(sealed[2 : 2 + size])
+    return gm.sm4_open(key, sealed[2 + size :], project_id)
+
+
+def before_deadline(role: Role, project_id: bytes) -> None:
+    """Refuse to decrypt a bid before the tender's deadline (the chain would refuse to record the opening too)."""
+    from chain_sdk.errors import TransactionFailed
+
+    center, deadline = role.certificates.call("tenders", project_id)
+    if int(center, 16) == 0:
+        raise TransactionFailed("(local check)", "UnknownTender", (project_id,), "no tender for this project")
+    head_time = int(role.client.status()["head_time_ms"]) // 1000
+    if head_time < deadline:
+        raise TransactionFailed("(local check)", "NotYetOpen", (project_id, deadline),
+                                f"bids open at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(deadline))}")

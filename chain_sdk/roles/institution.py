@@ -109,6 +109,18 @@ class AutoIssuer:
         self._stop.set()
         self._thread.join(10)
 
+    def wait_for(self, application_id: int, timeout: float = 30.0) -> bytes:
+        """The guarantee number issued for ``application_id`` (raises SdkError after ``timeout`` seconds)."""
+        from chain_sdk.errors import SdkError
+
+        deadline = time.monotonic() + timeout
+        while application_id not in self.issued:
+            if time.monotonic() > deadline:
+                raise SdkError(f"application {application_id} was not issued within {timeout:.0f} s"
+                               + (f"; the rule's last error: {self.errors[-1]}" if self.errors else " (does the rule accept it?)"))
+            time.sleep(0.05)
+        return self.issued[application_id]
+
     def _run(self) -> None:
         me = self.institution.address.lower()
         while not self._stop.is_set():

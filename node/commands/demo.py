@@ -1,11 +1,11 @@
-"""``yilian demo``: the main job, narrated step by step; exits 0 only if every check passed.
+"""``yilian demo``: the whole story on a 4-center localnet, narrated step by step; exits 0 only if every check passed.
 
-A consortium is generated and exercised for real (keys, certificates,
-signatures, a commit certificate); then a one-validator chain runs as a real
-node process (`yilian localnet`) and is used the way its users will: a
-contract deployed and called with web3.py, a native SM2 transaction over
-REST, and an inclusion proof checked with the genesis file alone. The
-workflows land in later releases; the demo says so instead of pretending.
+Centers A–D join; enterprise E is admitted at A and its records anchored; E's CA certificate is registered
+once and E logs in at C by QR; bank K asks for E's credit by QR, E's wallet signs, K reads the record from A's
+custodian through D and checks it against the chain; K sets a credit line and its automatic rule issues a bid
+guarantee for project P at B within seconds; B verifies it and a forged one is refused; E signs and seals a
+bid that B opens at the deadline; an auditor verifies every step from the genesis file alone.
+Every step is real transactions through the SDK (``chain_sdk``) against real node processes.
 """
 
 from __future__ import annotations
@@ -21,123 +21,88 @@ import click
 class _Narrator:
     """Prints numbered steps with timings and remembers whether all checks passed."""
 
-    def __init__(self) -> None:
+    def __init__(self, total: int) -> None:
         self.failures: list[str] = []
         self.step_no = 0
+        self.total = total
         self.started = time.perf_counter()
 
-    def step(self, title: str, action: Callable[[], str]) -> None:
+    def step(self, title: str, action: Callable[[], str], *, needed: bool = True) -> bool:
+        """Run one step; after a failed step that later ones need, they are skipped (and counted as failed)."""
         self.step_no += 1
         started = time.perf_counter()
-        click.secho(f"[{self.step_no}] {title}", bold=True)
+        click.secho(f"\n[{self.step_no}/{self.total}] {title}", fg="cyan", bold=True)
+        if self.failures and needed:
+            self.failures.append(f"{title}: skipped after an earlier failure")
+            click.secho("    skipped: an earlier step failed", fg="yellow")
+            return False
         try:
             detail = action()
         except Exception as exc:  # noqa: BLE001 - a demo step's failure is reported, counted and shown
-            self.failures.append(f"{title}: {exc}")
-            click.secho(f"    FAILED: {exc}", fg="red")
-            return
-        elapsed = (time.perf_counter() - started) * 1000
+            self.failures.append(f"{title}: {type(exc).__name__}: {exc}")
+            click.secho(f"    FAILED: {type(exc).__name__}: {exc}", fg="red", bold=True)
+            return False
+        elapsed = time.perf_counter() - started
         for line in detail.splitlines():
             click.echo(f"    {line}")
-        click.secho(f"    ok ({elapsed:.0f} ms)", fg="green")
+        click.secho(f"    ✔ ok ({elapsed:.1f} s)", fg="green")
+        return True
 
 
 @click.command("demo")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None, help="Keep the generated consortium here (default: a temporary directory).")
-@click.option("--centers", type=click.IntRange(1, 16), default=4, show_default=True)
-def command(directory: Path | None, centers: int) -> int:
-    """Run the YiLian Chain demo."""
-    from node.config import load_genesis, load_node_config
-    from node.consortium import create_consortium
-    from node.crypto import x509
-    from node.types import CommitCertificate, Transaction, Vote, VoteType
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the localnet, QR codes, certificate and proofs here (default: a temporary directory).")
+@click.option("--keep", is_flag=True, help="Leave the 4-center localnet running for exploration.")
+def command(directory: Path | None, keep: bool) -> int:
+    """Run the YiLian Chain story on a 4-center localnet with real transactions (about a minute)."""
+    from node.demo_story import Story
 
-    narrator = _Narrator()
     temporary = None
     if directory is None:
-        temporary = tempfile.TemporaryDirectory(prefix="yilian-demo-")
-        directory = Path(temporary.name)
-    click.secho("YiLian Chain demo", fg="cyan", bold=True)
-    state: dict = {}
-
-    def make_consortium() -> str:
-        info = create_consortium(directory / "consortium", centers, dev_accounts=1, force=True)
-        state["info"] = info
-        lines = [f"chain id {info.chain_id}, suite {info.suite}, genesis {info.genesis_path}"]
-        lines += [f"{c.name}: validator {c.validator_address}, peer {c.peer_id}" for c in info.centers]
-        return "\n".join(lines)
-
-    def check_genesis() -> str:
-        genesis = load_genesis(state["info"].genesis_path)
-        state["genesis"] = genesis
-        validators = genesis.validator_set()
-        return (
-            f"{len(validators)} validators, tolerates f = {validators.max_faulty} Byzantine, quorum {validators.quorum}\n"
-            f"{len(genesis.members)} members, {len(genesis.trusted_cas)} trusted CA roots, {len(genesis.accounts)} admitted accounts"
-        )
-
-    def check_certificates() -> str:
-        genesis = state["genesis"]
-        roots = [x509.load_certificate(ca.certificate_pem.encode()) for ca in genesis.trusted_cas]
-        lines = []
-        for root in roots:
-            path = x509.verify_chain(root, [], roots)
-            lines.append(f"{root.subject}: SM2-with-SM3 root verified ({len(path)} certificate)")
-        return "\n".join(lines)
-
-    def sign_transaction() -> str:
-        genesis = state["genesis"]
-        home = state["info"].centers[0].home
-        config = load_node_config(home)
-        admin = config.load_admin_key()
-        tx = Transaction(genesis.chain_id, 0, admin.address, b"\x00" * 19 + b"\x01", 0, b"hello", 100_000, 10).signed(admin)
-        raw = tx.encode()
-        again = Transaction.decode(raw)
-        again.verify(genesis.suite, genesis.chain_id)
-        return f"{config.name} admin 0x{admin.address.hex()} signed tx 0x{again.hash(genesis.suite).hex()[:16]}… ({len(raw)} bytes, SM2 verified)"
-
-    def commit_certificate() -> str:
-        genesis = state["genesis"]
-        block_hash = genesis.suite.hash(b"demo block")
-        votes = []
-        for center in state["info"].centers:
-            key = load_node_config(center.home).load_validator_key()
-            votes.append(Vote(genesis.chain_id, VoteType.PRECOMMIT, 1, 0, block_hash, key.address).signed(key))
-        certificate = CommitCertificate.from_votes(votes)
-        certificate.verify(genesis.suite, genesis.validator_set(), chain_id=genesis.chain_id)
-        return f"{len(votes)} precommits from the centers' validator keys form a certificate that verifies"
-
-    narrator.step("Create a consortium of trading centers (`yilian init`)", make_consortium)
-    narrator.step("Load and check the genesis", check_genesis)
-    narrator.step("Verify every center's organisation CA certificate", check_certificates)
-    narrator.step("Sign and verify a native SM2 transaction with a center's admin key", sign_transaction)
-    narrator.step("Form and verify a commit certificate from the validators' keys", commit_certificate)
-    from node.demo_chain import ChainDemo
-
-    chain_demo = ChainDemo(directory / "localnet")
+        if keep:
+            directory = Path(tempfile.mkdtemp(prefix="yilian-demo-"))
+        else:
+            temporary = tempfile.TemporaryDirectory(prefix="yilian-demo-")
+            directory = Path(temporary.name)
+    directory.mkdir(parents=True, exist_ok=True)
+    story = Story(directory)
+    steps = [
+        ("Centers A, B, C and D join: a 4-center consortium, one node process each, BFT over libp2p", story.start),
+        ("Governance: the centers admit bank K and certificate authority CA One (+2/3 of the centers vote)", story.governance),
+        ("Center A admits enterprise E and anchors its basic info, qualification, performance and credit records", story.enterprise_records),
+        ("YiLianQian: E's CA certificate is registered once and recognised by every center", story.certificate),
+        ("E logs in at center C by scanning C's QR code", story.qr_login),
+        ("Bank K shows an authorization QR; E's wallet checks who asks for what and signs the grant", story.authorize),
+        ("K reads E's credit record from A's custodian, through center D, and checks it against the chain", story.read_credit),
+        ("Center B publishes project P; K sets E's credit line and an automatic issuing rule", story.project_and_rule),
+        ("YiLianBao: E applies for a bid guarantee for P; K's rule issues it within seconds", story.guarantee),
+        ("Center B verifies the guarantee; a forged guarantee is refused", story.verify_guarantee),
+        ("E signs its bid letter and seals the bid file; B opens it at the deadline", story.bid),
+        ("An auditor verifies every step from the genesis file alone", story.audit),
+    ]
+    narrator = _Narrator(len(steps) + 1)
+    click.secho("YiLian Chain 易链 — the demo: trading centers, enterprises, banks and auditors on one ledger", fg="cyan", bold=True)
+    click.echo(f"working directory: {directory}")
     try:
-        narrator.step("Start a one-validator chain as a real node process (`yilian localnet`)", chain_demo.start)
-        narrator.step("Deploy a contract, transact and read its event with web3.py", chain_demo.web3_contract)
-        narrator.step("Check an SM2 signature inside a contract (SM2/SM3 precompiles)", chain_demo.precompiles)
-        narrator.step("Send a native SM2-signed transaction over REST and wait for it", chain_demo.native_transaction)
-        narrator.step("Verify the receipt's inclusion proof with the genesis file alone", chain_demo.verify_proof)
+        for title, action in steps:
+            narrator.step(title, action, needed=title != steps[0][0])
     finally:
-        narrator.step("Stop the node cleanly (SIGTERM: finish the block, close the database)", chain_demo.stop)
-
-    click.echo()
-    click.secho(
-        "The chain above runs one validator; `yilian localnet --nodes 4` runs four centers with BFT consensus\n"
-        "over libp2p. Not in this release yet: data sharing, the SDK, YiLianQian and YiLianBao.\n"
-        "This demo shows only what exists.",
-        fg="yellow",
-    )
+        if keep and not narrator.failures:
+            narrator.step("Keep the localnet running (--keep)", story.keep_message, needed=False)
+        else:
+            narrator.step("Shut the nodes down (SIGTERM: each finishes its block and closes its database)", story.stop, needed=False)
     total = time.perf_counter() - narrator.started
-    if temporary is not None:
-        temporary.cleanup()
+    click.echo()
     if narrator.failures:
         click.secho(f"{len(narrator.failures)} step(s) failed in {total:.1f} s:", fg="red", bold=True)
         for failure in narrator.failures:
             click.secho(f"  - {failure}", fg="red")
+        click.echo(f"node logs: {directory / 'localnet' / 'logs'} (kept: {directory})")
         return 1
     click.secho(f"All {narrator.step_no} steps passed in {total:.1f} s.", fg="green", bold=True)
+    if temporary is not None:
+        temporary.cleanup()
+        click.echo("run `yilian demo --dir DIR` to keep the QR codes, E's certificate and the proofs; --keep leaves the nodes running")
+    else:
+        click.echo(f"QR codes, E's certificate and the auditor's proofs are in {directory}")
     return 0

@@ -28,8 +28,14 @@ def test_unknown_benchmark_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "unknown benchmark" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_demo_passes_every_step(tmp_path: Path) -> None:
+def test_demo_tells_the_whole_story_and_leaves_checkable_proofs(tmp_path: Path) -> None:
     result = yilian("demo", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "steps passed" in result.stdout
-    assert "Not in this release yet" in result.stdout
+    assert "All 13 steps passed" in result.stdout and "FAILED" not in result.stdout
+    for line in ("through center D", "refused (the grant is used up)", "refused (ApplicationExists)", "a forged number: refused",
+                 "refused (NotYetOpen)", "rejected at merkle", "all four nodes stopped (exit code 0)"):
+        assert line in result.stdout, line
+    assert (tmp_path / "authorize-qr.png").read_bytes().startswith(b"\x89PNG") and (tmp_path / "enterprise-E.crt.der").exists()
+    proofs = sorted(str(p) for p in (tmp_path / "proofs").glob("*.json"))
+    checked = yilian("verify", "--genesis", str(tmp_path / "localnet" / "consortium" / "genesis.json"), *proofs)
+    assert checked.returncode == 0 and checked.stdout.count("proof OK") == 2, checked.stdout + checked.stderr

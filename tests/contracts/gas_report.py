@@ -57,6 +57,14 @@ def main() -> None:
             tx("RecordRegistry.anchorBatch (1,000 records)", center, "anchorBatch", root, 1000, contract="RecordRegistry")
             proof = merkle_proof(GM, leaves, 517)
             call("RecordRegistry.verifyInBatch (1,000-leaf tree)", "verifyInBatch", root, leaves[517], 517, list(proof.path), contract="RecordRegistry")
+            from eth_abi import encode as abi_encode
+
+            entries = [(GM.hash(os.urandom(32)), keccak(text="credit"), e, GM.hash(os.urandom(32)), 1) for _ in range(1000)]
+            batch_leaves = [abi_encode(["bytes32", "bytes32", "address", "bytes32", "uint32"], list(x)) for x in entries]
+            batch_root = merkle_root(GM, batch_leaves)
+            tx("RecordRegistry.anchorBatch (1,000 custodian leaves)", center, "anchorBatch", batch_root, 1000, contract="RecordRegistry")
+            tx("RecordRegistry.anchorFromBatch (1,000-leaf tree)", center, "anchorFromBatch", batch_root, 517,
+               list(merkle_proof(GM, batch_leaves, 517).path), *entries[517], contract="RecordRegistry")
             now = int(time.time())
             grantee = to_checksum_address(bank.address)
             terms = (e, grantee, [record], [], "credit review", now - 60, now + 3600, 3, 1)
