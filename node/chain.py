@@ -29,6 +29,7 @@ class Chain:
         self.database = Database(Path(data_dir) / "chain")
         self._commit_lock = threading.Lock()
         self.new_block = threading.Condition()
+        self.commit_listeners: list = []  # called with (header, certificate) after each commit (metrics, console)
         try:
             self.store = BlockStore(self.database, self.suite)
             self.executor = Executor(self.store, genesis)
@@ -90,6 +91,8 @@ class Chain:
             self.store.commit(execution.to_commit(certificate))
         with self.new_block:
             self.new_block.notify_all()
+        for listener in self.commit_listeners:
+            listener(header, certificate)
 
     def close(self) -> None:
         with self._commit_lock:

@@ -11,17 +11,45 @@ from __future__ import annotations
 import logging
 import sys
 
+from pathlib import Path
+
 from node.config import NodeConfig
 
 log = logging.getLogger("yilian.node")
 
 
-def configure_logging(level: str = "info") -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts (UTC, ISO 8601), level, logger, msg, and exc when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import datetime
+        import json
+
+        document = {"ts": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc).isoformat(timespec="milliseconds"),
+                    "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage()}
+        if record.exc_info:
+            document["exc"] = self.formatException(record.exc_info)
+        return json.dumps(document, ensure_ascii=False)
+
+
+def configure_logging(level: str = "info", fmt: str = "console", log_file: Path | None = None) -> None:
+    """Console (human-readable) or JSON lines, to stderr or to ``log_file`` rotated at 10 MiB (5 kept).
+
+    Nothing the node logs carries a private key, a password, a token or a raw record (a test checks).
+    """
+    from logging.handlers import RotatingFileHandler
+
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = RotatingFileHandler(log_file, maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
 
 
 def _serve_until_signalled(server) -> None:  # type: ignore[no-untyped-def]
@@ -51,11 +79,13 @@ def run_node(config: NodeConfig, *, port: int | None = None) -> None:
     from node.api import create_app
     from node.chain import Chain
     from node.mempool import Mempool
+    from node.metrics import NodeMetrics
     from node.service import NodeService
     from node.solo import SoloEngine
 
     genesis = config.load_genesis()
     validator_key = config.load_validator_key()
+    check_writable(config.data_dir)
     chain = Chain(config.data_dir, genesis)
     try:
         mempool = Mempool(chain)
@@ -72,7 +102,11 @@ def run_node(config: NodeConfig, *, port: int | None = None) -> None:
                                wal_path=config.data_dir / "consensus.wal")
         service = NodeService(chain, mempool, name=config.name, engine=engine)
         custodian, store = _data_service(config, service, engine)
-        app = create_app(service, custodian=custodian, data_token=_data_token(config))
+        metrics = NodeMetrics()
+        metrics.attach(service, config.data_dir)
+        chain.commit_listeners.append(lambda header, certificate: metrics.block_committed(
+            header.height, header.time_ms, header.tx_count, certificate.round, [s.validator for s in certificate.signatures]))
+        app = create_app(service, custodian=custodian, data_token=_data_token(config), metrics=metrics)
         server = uvicorn.Server(uvicorn.Config(app, host=config.api_host, port=port or config.api_port,
                                                log_level="warning", access_log=False, lifespan="off"))
         engine.start()
@@ -135,3 +169,58 @@ def _data_service(config: NodeConfig, service, engine):  # type: ignore[no-untyp
         engine.data_handler = custodian.handle_p2p
     log.info("custodian data service: %d record(s) held, encrypted at rest in %s", store.count(), store.path)
     return custodian, store
+
+
+def check_writable(directory: Path) -> None:
+    """Raise ConfigError unless ``directory`` exists (or can be made) and this user can write files in it."""
+    import os
+    import tempfile
+
+    from node.errors import ConfigError
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"data directory {directory} is not writable by user {os.getuid()} ({exc.strerror}); fix its owner or "
+                          "permissions, or set data_dir in node.json to a writable place") from None
+
+
+def check_node(config: NodeConfig, *, port: int | None = None) -> list[str]:
+    """What `yilian node --check` validates without starting: each check a line; the first failure raises ConfigError."""
+    import socket
+
+    from node.errors import ConfigError, YilianError
+
+    done = []
+    genesis = config.load_genesis()
+    done.append(f"genesis {config.genesis_path}: chain {genesis.chain_id} ({genesis.suite_name}), {len(genesis.validators)} validator(s)")
+    try:
+        validator = config.load_validator_key()
+        admin = config.load_admin_key()
+    except YilianError as exc:
+        raise ConfigError(f"cannot open the keystores: {exc}") from None
+    in_genesis = any(v.address == validator.address for v in genesis.validators)
+    done.append(f"validator key 0x{validator.address.hex()} opens" + ("" if in_genesis else " (not a genesis validator: it must be added by governance)"))
+    done.append(f"admin key 0x{admin.address.hex()} opens")
+    if len(genesis.validators) > 1:
+        from node.crypto.keystore import load_ed25519_keystore
+
+        try:
+            load_ed25519_keystore(config.p2p_key_path, config.password())
+        except YilianError as exc:
+            raise ConfigError(f"cannot open the p2p identity {config.p2p_key_path}: {exc}") from None
+        done.append(f"p2p identity opens; {len(config.peers)} peer(s) configured")
+    check_writable(config.data_dir)
+    done.append(f"data directory {config.data_dir} is writable")
+    for what, host, number in (("API", config.api_host, port or config.api_port), ("p2p", config.p2p_host, config.p2p_port)):
+        if what == "p2p" and len(genesis.validators) == 1:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, number))
+            except OSError as exc:
+                raise ConfigError(f"{what} port {host}:{number} is not free ({exc.strerror}); is the node already running?") from None
+        done.append(f"{what} port {host}:{number} is free")
+    return done

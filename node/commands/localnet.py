@@ -16,7 +16,8 @@ import click
 @click.option("--suite", type=click.Choice(["gm", "ecdsa"]), default="gm", show_default=True)
 @click.option("--accounts", type=click.IntRange(1, 20), default=3, show_default=True, help="Development accounts per key type.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
-def command(nodes: int, directory: Path, port: int, suite: str, accounts: int, log_level: str) -> None:
+@click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True)
+def command(nodes: int, directory: Path, port: int, suite: str, accounts: int, log_level: str, log_format: str) -> None:
     """Start a local development chain and write DIR/localnet.json (API URLs and development keys)."""
     from node.config import load_node_config
     from node.consortium import create_consortium
@@ -44,13 +45,13 @@ def command(nodes: int, directory: Path, port: int, suite: str, accounts: int, l
     out.write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
     click.echo(f"wrote {out}: {len(dev['accounts'])} development accounts; JSON-RPC at {configs[0].api_url}/", err=True)
     if nodes == 1:
-        configure_logging(log_level)
+        configure_logging(log_level, log_format)
         run_node(configs[0])
     else:
-        _run_processes(configs, directory, log_level)
+        _run_processes(configs, directory, log_level, log_format)
 
 
-def _run_processes(configs, directory: Path, log_level: str) -> None:  # type: ignore[no-untyped-def]
+def _run_processes(configs, directory: Path, log_level: str, log_format: str = "console") -> None:  # type: ignore[no-untyped-def]
     """One `yilian node` process per center, logs under DIR/logs; stop them all on Ctrl-C or SIGTERM."""
     import signal
     import subprocess
@@ -71,7 +72,7 @@ def _run_processes(configs, directory: Path, log_level: str) -> None:  # type: i
         for config in configs:
             handle = open(logs / f"{config.name}.log", "ab")
             processes.append((config, subprocess.Popen(
-                [sys.executable, "-m", "node.cli", "node", "--home", str(config.home), "--log-level", log_level],
+                [sys.executable, "-m", "node.cli", "node", "--home", str(config.home), "--log-level", log_level, "--log-format", log_format],
                 stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)))
         click.echo(f"started {len(processes)} nodes; logs in {logs}", err=True)
         deadline = time.monotonic() + 120

@@ -12,10 +12,21 @@ import click
               help="The center directory made by `yilian init` (holds node.json, keys, data).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Override the API port of node.json.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
-def command(home: Path, port: int | None, log_level: str) -> None:
+@click.option("--log-format", type=click.Choice(["console", "json"]), default="console", show_default=True,
+              help="Human-readable lines, or one JSON object per line for log collectors.")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write logs here, rotated at 10 MiB with 5 files kept (default: stderr).")
+@click.option("--check", is_flag=True, help="Validate the configuration, keys, data directory and ports, then exit.")
+def command(home: Path, port: int | None, log_level: str, log_format: str, log_file: Path | None, check: bool) -> None:
     """Run the node of the center in HOME (solo mode for a one-validator consortium)."""
     from node.config import load_node_config
-    from node.runner import configure_logging, run_node
+    from node.runner import check_node, configure_logging, run_node
 
-    configure_logging(log_level)
-    run_node(load_node_config(home), port=port)
+    config = load_node_config(home)
+    if check:
+        for line in check_node(config, port=port):
+            click.secho(f"ok  {line}", fg="green")
+        click.secho(f"{config.name}: configuration is valid; start it with `yilian node --home {home}`", fg="green", bold=True)
+        return
+    configure_logging(log_level, log_format, log_file)
+    run_node(config, port=port)

@@ -51,6 +51,7 @@ MAX_STRIKES = 3
 _LENGTH = struct.Struct(">I")
 
 Handler = Callable[[str, bytes], Awaitable[bytes | None]]
+TRAFFIC = {"in": 0, "out": 0}  # frame bytes of this process, for the node's metrics
 
 
 class FrameError(Exception):
@@ -89,12 +90,15 @@ async def read_frame(stream: INetStream, limit: int = MAX_FRAME, *, wait: bool =
     if length > limit:
         raise FrameError(f"frame of {length} bytes exceeds the limit of {limit}")
     with trio.fail_after(READ_TIMEOUT_S):
-        return await read_exactly(stream, length)
+        payload = await read_exactly(stream, length)
+    TRAFFIC["in"] += _LENGTH.size + length
+    return payload
 
 
 def frame(payload: bytes) -> bytes:
     if len(payload) > MAX_FRAME:
         raise ValueError(f"message of {len(payload)} bytes exceeds the limit of {MAX_FRAME}")
+    TRAFFIC["out"] += _LENGTH.size + len(payload)
     return _LENGTH.pack(len(payload)) + payload
 
 
