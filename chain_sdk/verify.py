@@ -239,6 +239,13 @@ class Genesis:
     def load(cls, path: Path | str) -> Genesis:
         try:
             document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SdkError(f"{path}: not a YiLian genesis file: {exc}") from None
+        return cls.from_document(document, str(path))
+
+    @classmethod
+    def from_document(cls, document: dict, path: str = "genesis") -> Genesis:
+        try:
             suite = _Suite(document["suite"])
             keys = [bytes.fromhex(v["public_key"].removeprefix("0x")) for v in document["validators"]]
             chain_id = int(document["chain_id"])

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
-from node.api import data, jsonrpc, problems, rest
+from node.api import console, data, jsonrpc, problems, rest
 from node.service import VERSION, NodeService
 
 
@@ -25,6 +26,12 @@ def create_app(service: NodeService, *, custodian=None, data_token: str | None =
     _instrument(app, metrics)
     app.include_router(rest.router)
     app.include_router(data.router)
+    app.include_router(console.router)
+    app.include_router(console.api)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/ui")
     app.include_router(jsonrpc.router)
     return app
 
