@@ -158,6 +158,7 @@ def create_consortium(
     base_api_port: int = DEFAULT_API_PORT,
     base_p2p_port: int = DEFAULT_P2P_PORT,
     host: str = "127.0.0.1",
+    by_name: bool = False,
     password: bytes | None = None,
     force: bool = False,
     consensus: ConsensusParams | None = None,
@@ -165,7 +166,9 @@ def create_consortium(
 ) -> ConsortiumInfo:
     """Generate a consortium of ``centers`` trading centers under ``out``.
 
-    Every center is a validator, a data custodian and an organisation CA.
+    Every center is a validator, a data custodian and an organisation CA. With ``by_name`` (containers: one
+    center per host named after it, e.g. Docker Compose services) every center listens on 0.0.0.0 at the base
+    ports and dials the others at ``/dns4/<center name>/tcp/<port>``.
     With ``password`` None each center gets its own random keystore password
     in ``secrets/password``; production operators pass their own.
 
@@ -207,8 +210,8 @@ def create_consortium(
                 "admin": chain_suite.generate_key(),
                 "p2p": P2PIdentity.generate(),
                 "ca_key": gm.generate_key(),
-                "api_port": base_api_port + index,
-                "p2p_port": base_p2p_port + index,
+                "api_port": base_api_port + (0 if by_name else index),
+                "p2p_port": base_p2p_port + (0 if by_name else index),
             }
         )
     for entry in plan:
@@ -284,7 +287,8 @@ def create_consortium(
         (home / "keys" / "ca.crt.pem").write_bytes(entry["ca_cert"].to_pem())
         shutil.copyfile(genesis_path, home / "genesis.json")
         peers = [
-            {"name": other["name"], "peer_id": other["p2p"].peer_id, "address": f"/ip4/{host}/tcp/{other['p2p_port']}"}
+            {"name": other["name"], "peer_id": other["p2p"].peer_id,
+             "address": f"/dns4/{other['name']}/tcp/{other['p2p_port']}" if by_name else f"/ip4/{host}/tcp/{other['p2p_port']}"}
             for other in plan
             if other is not entry
         ]
@@ -293,8 +297,8 @@ def create_consortium(
             "name": name,
             "genesis": "genesis.json",
             "data_dir": "data",
-            "api": {"host": host, "port": entry["api_port"]},
-            "p2p": {"host": host, "port": entry["p2p_port"], "peers": peers},
+            "api": {"host": "0.0.0.0" if by_name else host, "port": entry["api_port"]},
+            "p2p": {"host": "0.0.0.0" if by_name else host, "port": entry["p2p_port"], "peers": peers},
             "keys": {
                 "validator": "keys/validator.json",
                 "admin": "keys/admin.json",
@@ -314,8 +318,8 @@ def create_consortium(
                 validator_address=_hex(entry["validator"].address),
                 admin_address=_hex(entry["admin"].address),
                 peer_id=identity.peer_id,
-                api_url=f"http://{host}:{entry['api_port']}",
-                p2p_address=f"/ip4/{host}/tcp/{entry['p2p_port']}",
+                api_url=f"http://{entry['name'] if by_name else host}:{entry['api_port']}",
+                p2p_address=f"/dns4/{entry['name']}/tcp/{entry['p2p_port']}" if by_name else f"/ip4/{host}/tcp/{entry['p2p_port']}",
             )
         )
 

@@ -22,6 +22,8 @@ import click
     default=None,
     help="Encrypt every keystore with the password in this file (default: $YILIAN_KEY_PASSWORD, else a random password per center in secrets/password).",
 )
+@click.option("--by-name", is_flag=True, help="For containers: listen on 0.0.0.0 and dial peers by center name "
+              "(/dns4/center-b/tcp/9600), every center at the same ports (docker/compose.yaml).")
 @click.option("--force", is_flag=True, help="Replace an existing consortium in --out (its keys are lost).")
 def command(
     centers: int,
@@ -33,6 +35,7 @@ def command(
     host: str,
     dev_accounts: int,
     password_file: Path | None,
+    by_name: bool,
     force: bool,
 ) -> None:
     """Generate a consortium of CENTERS trading centers in OUT."""
@@ -53,6 +56,7 @@ def command(
         base_api_port=api_port,
         base_p2p_port=p2p_port,
         host=host,
+        by_name=by_name,
         password=password,
         force=force,
         progress=lambda message: click.echo(f"  {message}", err=True),
