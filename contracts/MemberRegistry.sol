@@ -51,6 +51,7 @@ contract MemberRegistry {
     mapping(uint256 => mapping(address => bool)) public voted;
     ValidatorUpdate[] public validatorUpdates; // read by the node from storage (slot 6), append-only
     mapping(address => bytes) public validatorKey; // validator address => its public key
+    mapping(address => string) public peerIdOf; // center admin => its node's libp2p peer ID (centers added after genesis)
     bool public immutable sm3Addresses; // the chain's address rule: last 20 bytes of SM3(X‖Y), else keccak256
 
     uint64 public constant VOTING_PERIOD = 100_000; // blocks
@@ -64,6 +65,7 @@ contract MemberRegistry {
     event Executed(uint256 indexed id, Action action, address indexed subject);
     event ValidatorChange(address indexed validator, bool added, uint64 effectiveHeight, uint256 index);
     event BlacklistChanged(address indexed enterprise, bool blacklisted);
+    event PeerIdSet(address indexed center, string peerId);
 
     error NotCenter(address caller);
     error NotAdmittingCenter(address caller, address account);
@@ -79,6 +81,7 @@ contract MemberRegistry {
     error InvalidSubject();
     error InvalidValidatorKey();
     error ValidatorInUse(address validator);
+    error InvalidPeerId();
 
     modifier onlyCenter() {
         if (!isCenter(msg.sender)) revert NotCenter(msg.sender);
@@ -127,6 +130,15 @@ contract MemberRegistry {
         return members[account].active || admittedBy[account] != address(0);
     }
 
+    /// @notice A center names the libp2p peer ID of its node, so that the other centers' nodes accept its
+    /// connections (genesis centers are known from the genesis file; this is how a center added later joins).
+    function setPeerId(string calldata peerId) external {
+        if (!isCenter(msg.sender)) revert NotCenter(msg.sender);
+        if (bytes(peerId).length < 40 || bytes(peerId).length > 80) revert InvalidPeerId();
+        peerIdOf[msg.sender] = peerId;
+        emit PeerIdSet(msg.sender, peerId);
+    }
+
     function centers() external view returns (address[] memory) {
         return _centers;
     }
@@ -168,7 +180,7 @@ contract MemberRegistry {
     /// @notice Propose a change; the proposer's vote counts at once.
     /// @param validatorKey_ AddCenter: the new center's validator public key (65 bytes), else empty.
     /// @param effectiveHeight for center changes, the block from which the validator set changes (else ignored);
-    /// when the deciding vote comes at or after it, the change takes effect at the next block.
+    /// when the deciding vote comes later than the block before it, the change takes effect two blocks after the decision.
     function propose(Action action, address subject, string calldata name, bytes calldata validatorKey_, uint64 effectiveHeight)
         external
         onlyCenter
@@ -255,7 +267,7 @@ contract MemberRegistry {
     }
 
     function _scheduleValidator(address validator, bool added, uint64 effectiveHeight) private {
-        uint64 next = uint64(block.number) + 1;
+        uint64 next = uint64(block.number) + 2; // the set of height h+1 is known when h is decided, before h commits
         uint64 effective = effectiveHeight > next ? effectiveHeight : next;
         bytes memory key = validatorKey[validator];
         bytes32 x;

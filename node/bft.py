@@ -54,6 +54,7 @@ log = logging.getLogger("yilian.bft")
 REGOSSIP_S = 1.0
 STATUS_S = 1.0
 SYNC_TIMEOUT_S = 5.0
+MEMBERSHIP_S = 1.0
 MAX_BLOCKS_KEPT = 64
 
 
@@ -64,10 +65,15 @@ class BftEngine:
                  peers: dict[str, str], wal_path) -> None:  # type: ignore[no-untyped-def]
         genesis: Genesis = chain.genesis
         self.chain, self.mempool, self.key = chain, mempool, key
+        self.identity = identity
         self.members = {m.peer_id: m.name for m in genesis.members if m.peer_id}
+        joined = identity.peer_id not in self.members  # a center added by governance after genesis
+        for peer in peers:
+            self.members.setdefault(peer, next((m.name for m in genesis.members if m.peer_id == peer), peer[-8:]))
         self.peer_ids = [p for p in self.members if p != identity.peer_id]
-        # dial only peers that sort after us; the others dial us (one connection per pair)
-        dial = {p: f"{a}/p2p/{p}" for p, a in peers.items() if p > identity.peer_id}
+        # dial only peers that sort after us; the others dial us (one connection per pair). A center that joined
+        # later dials everyone: the others do not know its address.
+        dial = {p: f"{a}/p2p/{p}" for p, a in peers.items() if p > identity.peer_id or joined}
         self.host = MemberHost(identity, self.members, listen, dial)
         self.wal = FileWal(wal_path)
         self.cache = SignatureCache()
@@ -139,6 +145,7 @@ class BftEngine:
                 nursery.start_soon(self._regossip)
                 nursery.start_soon(self._status)
                 nursery.start_soon(self._forward_transactions)
+                nursery.start_soon(self._membership)
                 ready.set()
 
     async def _sender(self, peer: str, receive) -> None:  # type: ignore[no-untyped-def]
@@ -345,6 +352,67 @@ class BftEngine:
         if self._trio_token is None:
             raise RuntimeError("the network is not running yet")
         return trio.from_thread.run(ask, trio_token=self._trio_token)
+
+    # -- membership: the centers in MemberRegistry are the peers -------------------------------
+
+    def _current_members(self) -> dict[str, str]:
+        """Peer ID → name of every active center: genesis centers by the genesis file, later ones by the peer ID
+        they registered on chain (``MemberRegistry.setPeerId``)."""
+        from node.views import view
+
+        genesis = {m.admin: m.peer_id for m in self.chain.genesis.members if m.peer_id}
+        found = {}
+        for admin in view(self.chain, "MemberRegistry", "centers"):
+            peer = view(self.chain, "MemberRegistry", "peerIdOf", admin) or genesis.get(bytes.fromhex(admin[2:]), "")
+            if peer:
+                found[peer] = view(self.chain, "MemberRegistry", "members", admin)[2]
+        return found
+
+    async def _membership(self) -> None:
+        seen_height = -1
+        while True:
+            await trio.sleep(MEMBERSHIP_S)
+            if self.chain.height == seen_height:
+                continue
+            seen_height = self.chain.height
+            try:
+                current = await trio.to_thread.run_sync(self._current_members)
+            except Exception as exc:  # noqa: BLE001 - keep the last known members
+                log.debug("reading the members failed: %s", exc)
+                continue
+            if current:
+                await self._apply_members(current)
+
+    async def _apply_members(self, current: dict[str, str]) -> None:
+        own = self.identity.peer_id
+        for peer, name in current.items():
+            if peer in self.members or peer == own:
+                continue
+            self.members[peer] = name
+            self.host.members[peer] = name
+            self.peer_ids.append(peer)
+            send, receive = trio.open_memory_channel[tuple](1000)
+            tx_send, tx_receive = trio.open_memory_channel[tuple](1000)
+            self.senders[peer], self.tx_senders[peer] = send, tx_send
+            self.nursery.start_soon(self._sender, peer, receive)
+            self.nursery.start_soon(self._sender, peer, tx_receive)
+            log.info("center %s joined the consortium network (peer %s)", name, peer)
+        for peer in [p for p in self.members if p not in current and p != own]:
+            name = self.members.pop(peer)
+            self.host.members.pop(peer, None)
+            if peer in self.peer_ids:
+                self.peer_ids.remove(peer)
+            for channels in (self.senders, self.tx_senders):
+                channel = channels.pop(peer, None)
+                if channel is not None:
+                    await channel.aclose()
+            log.info("center %s is no longer a member; disconnecting peer %s", name, peer)
+            try:
+                from libp2p.peer.id import ID
+
+                await self.host.host.disconnect(ID.from_base58(peer))
+            except Exception as exc:  # noqa: BLE001 - it may not be connected
+                log.debug("disconnecting %s: %s", peer, exc)
 
     # -- periodic ----------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from node.config import Genesis
 from node.execution.executor import BlockExecution, Executor
-from node.ledger.db import Database, DatabaseError
+from node.ledger.db import Database, DatabaseError, StorageFailure
 from node.ledger.store import BlockStore
 from node.types import Block, CommitCertificate, Header, ValidatorSet
 
@@ -30,6 +30,8 @@ class Chain:
         self._commit_lock = threading.Lock()
         self.new_block = threading.Condition()
         self.commit_listeners: list = []  # called with (header, certificate) after each commit (metrics, console)
+        self.storage_failure = ""  # set when the disk refused a block write: the node must stop
+        self.on_storage_failure = None
         try:
             self.store = BlockStore(self.database, self.suite)
             self.executor = Executor(self.store, genesis)
@@ -88,7 +90,13 @@ class Chain:
             raise DatabaseError(f"certificate for height {certificate.height} does not certify block {header.height}")
         certificate.verify(self.suite, self.validators_at(header.height), chain_id=self.chain_id)
         with self._commit_lock:
-            self.store.commit(execution.to_commit(certificate))
+            try:
+                self.store.commit(execution.to_commit(certificate))
+            except StorageFailure as exc:
+                self.storage_failure = str(exc)
+                if self.on_storage_failure is not None:
+                    self.on_storage_failure(exc)
+                raise
         with self.new_block:
             self.new_block.notify_all()
         for listener in self.commit_listeners:

@@ -267,20 +267,8 @@ def create_consortium(
         name = entry["name"]
         say(f"[{index + 1}/{centers}] writing {name} (encrypting keystores)")
         home = out / "centers" / name
-        (home / "keys").mkdir(parents=True)
-        os.chmod(home / "keys", 0o700)
-        if password is None:
-            (home / "secrets").mkdir()
-            os.chmod(home / "secrets", 0o700)
-            center_password = secrets.token_urlsafe(24).encode()
-            _write_private_text(home / "secrets" / "password", center_password.decode() + "\n")
-        else:
-            center_password = password
-        save_keystore(home / "keys" / "validator.json", entry["validator"], center_password)
-        save_keystore(home / "keys" / "admin.json", entry["admin"], center_password)
-        save_keystore(home / "keys" / "ca.json", entry["ca_key"], center_password)
         identity: P2PIdentity = entry["p2p"]
-        save_ed25519_keystore(home / "keys" / "p2p.json", identity.seed, identity.public_key, identity.peer_id, center_password)
+        _write_center_keys(home, entry["validator"], entry["admin"], entry["ca_key"], identity, password)
         (home / "keys" / "validator.pub.pem").write_bytes(chain_suite.public_pem(entry["validator"].public_key))
         (home / "keys" / "admin.pub.pem").write_bytes(chain_suite.public_pem(entry["admin"].public_key))
         (home / "keys" / "ca.pub.pem").write_bytes(gm.public_pem(entry["ca_key"].public_key))
@@ -371,3 +359,72 @@ def create_consortium(
         centers=tuple(infos),
         dev_accounts_path=dev_path,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class NewCenter:
+    name: str
+    home: Path
+    admin_address: str
+    validator_public_key: str
+    peer_id: str
+    api_url: str
+
+
+def add_center(consortium: Path | str, name: str, organization: str, *, api_port: int, p2p_port: int, host: str = "127.0.0.1",
+               password: bytes | None = None) -> NewCenter:
+    """Prepare a new center's directory for an existing consortium (``yilian center new``).
+
+    Its keys are generated here; the consortium's genesis is copied, and its node dials every center listed in
+    ``members.json``. It becomes a member (and, from a decided height, a validator) only when the centers vote
+    ``AddCenter`` with its admin address and validator key; it then registers its peer ID on chain
+    (``yilian governance join``) so that the other nodes accept its connections.
+    """
+    consortium = Path(consortium)
+    genesis_path, members_path = consortium / "genesis.json", consortium / "members.json"
+    if not genesis_path.exists() or not members_path.exists():
+        raise ConfigError(f"{consortium} is not a consortium directory (no genesis.json and members.json)")
+    if not name or any(c not in string.ascii_lowercase + string.digits + "-" for c in name):
+        raise ConfigError(f"center name {name!r}: use lowercase letters, digits and '-'")
+    home = consortium / "centers" / name
+    if home.exists():
+        raise ConfigError(f"{home} already exists")
+    genesis = json.loads(genesis_path.read_text(encoding="utf-8"))
+    members = json.loads(members_path.read_text(encoding="utf-8"))
+    chain_suite, gm = get_suite(genesis["suite"]), get_suite("gm")
+    validator, admin, identity, ca_key = chain_suite.generate_key(), chain_suite.generate_key(), P2PIdentity.generate(), gm.generate_key()
+    password_file = "secrets/password" if password is None else None
+    _write_center_keys(home, validator, admin, ca_key, identity, password)
+    (home / "keys" / "validator.pub.pem").write_bytes(chain_suite.public_pem(validator.public_key))
+    (home / "keys" / "admin.pub.pem").write_bytes(chain_suite.public_pem(admin.public_key))
+    (home / "keys" / "ca.crt.pem").write_bytes(_org_ca(organization, ca_key).to_pem())
+    shutil.copyfile(genesis_path, home / "genesis.json")
+    peers = [{"name": c["name"], "peer_id": c["peer_id"], "address": c["p2p"]} for c in members["centers"]]
+    _write_json(home / "node.json", {
+        "format": NODE_CONFIG_FORMAT, "name": name, "genesis": "genesis.json", "data_dir": "data",
+        "api": {"host": host, "port": api_port}, "p2p": {"host": host, "port": p2p_port, "peers": peers},
+        "keys": {"validator": "keys/validator.json", "admin": "keys/admin.json", "p2p": "keys/p2p.json", "ca": "keys/ca.json",
+                 "ca_certificate": "keys/ca.crt.pem"},
+        "password_file": password_file, "log_level": "info"})
+    entry = {"name": name, "organization": organization, "role": "trading_center", "validator": _hex(validator.address),
+             "admin": _hex(admin.address), "peer_id": identity.peer_id, "api": f"http://{host}:{api_port}",
+             "p2p": f"/ip4/{host}/tcp/{p2p_port}", "validator_public_key": _hex(validator.public_key), "status": "proposed"}
+    members.setdefault("joining", []).append(entry)
+    _write_json(members_path, members)
+    return NewCenter(name, home, _hex(admin.address), _hex(validator.public_key), identity.peer_id, f"http://{host}:{api_port}")
+
+
+def _write_center_keys(home: Path, validator: PrivateKey, admin: PrivateKey, ca_key: PrivateKey, identity: P2PIdentity,
+                       password: bytes | None) -> None:
+    """The center's keystores (0600 in a 0700 keys/); without ``password`` a random one in secrets/password."""
+    (home / "keys").mkdir(parents=True)
+    os.chmod(home / "keys", 0o700)
+    if password is None:
+        (home / "secrets").mkdir()
+        os.chmod(home / "secrets", 0o700)
+        password = secrets.token_urlsafe(24).encode()
+        _write_private_text(home / "secrets" / "password", password.decode() + "\n")
+    save_keystore(home / "keys" / "validator.json", validator, password)
+    save_keystore(home / "keys" / "admin.json", admin, password)
+    save_keystore(home / "keys" / "ca.json", ca_key, password)
+    save_ed25519_keystore(home / "keys" / "p2p.json", identity.seed, identity.public_key, identity.peer_id, password)

@@ -109,6 +109,11 @@ def run_node(config: NodeConfig, *, port: int | None = None) -> None:
         app = create_app(service, custodian=custodian, data_token=_data_token(config), metrics=metrics)
         server = uvicorn.Server(uvicorn.Config(app, host=config.api_host, port=port or config.api_port,
                                                log_level="warning", access_log=False, lifespan="off"))
+        def storage_failed(exc: Exception) -> None:
+            log.critical("%s; stopping the node", exc)
+            server.should_exit = True
+
+        chain.on_storage_failure = storage_failed
         engine.start()
         log.info("node %s: chain %d (%s), height %d, validator 0x%s, %s", config.name, genesis.chain_id,
                  genesis.suite_name, chain.height, validator_key.address.hex(),
@@ -121,6 +126,10 @@ def run_node(config: NodeConfig, *, port: int | None = None) -> None:
     finally:
         chain.close()
         log.info("database closed")
+    if chain.storage_failure:
+        from node.errors import YilianError
+
+        raise YilianError(f"the node stopped: {chain.storage_failure}")
 
 
 def _data_token(config: NodeConfig) -> str:

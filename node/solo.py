@@ -16,6 +16,7 @@ import time
 from node.chain import Chain
 from node.crypto.suites import PrivateKey
 from node.errors import ConfigError
+from node.ledger.db import StorageFailure
 from node.execution.executor import DOES_NOT_FIT, BlockExecution
 from node.mempool import Mempool
 from node.types import CommitCertificate, Vote, VoteType
@@ -82,6 +83,9 @@ class SoloEngine:
             try:
                 self.produce()
                 self.last_error = ""
+            except StorageFailure as exc:  # the runner stops the node: nothing more can be written
+                self.last_error = str(exc)
+                break
             except Exception as exc:  # keep the node alive; the error is logged and shown in /v1/status
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("block production failed; retrying in 1 s")

@@ -16,11 +16,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from chain_sdk.contracts import ADDRESSES, Contract, decode_error
+from chain_sdk.contracts import ADDRESSES
 from chain_sdk.verify import Event, Genesis, decode_events, verify_proof
 from node.api.encoding import parse_bytes
 from node.api.problems import Problem
 from node.service import NodeService
+from node.views import view as _view
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/v1/verify", tags=["verify"])
@@ -56,7 +57,6 @@ LABELS = {
 ROLES = ("—", "center", "financial institution", "certificate authority", "auditor")
 ACTIONS = ("AddCenter", "RemoveCenter", "AddInstitution", "RemoveInstitution", "AddCA", "RemoveCA", "AddAuditor", "RemoveAuditor",
            "Blacklist", "Unblacklist")
-BINDINGS = {name: Contract(None, name) for name in ADDRESSES}
 STYLE = """
 body{font-family:system-ui,"Noto Sans CJK SC","PingFang SC",sans-serif;margin:0;background:#f5f7fa;color:#1d2733}
 header{background:#0b3d6e;color:#fff;padding:10px 20px;display:flex;gap:18px;align-items:center;flex-wrap:wrap}
@@ -111,11 +111,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def view(service: NodeService, contract: str, fn: str, *args: Any) -> Any:
-    binding = BINDINGS[contract]
-    result = service.chain.executor.call(sender=bytes(20), to=bytes.fromhex(binding.address[2:]), data=binding.encode(fn, *args))
-    if not result.success:
-        raise LookupError(decode_error(result.output)[0])
-    return binding.decode_output(fn, len(args), result.output)
+    return _view(service.chain, contract, fn, *args)
 
 
 def contract_events(service: NodeService, contract: str, topics: list[list[bytes] | None], genesis: Genesis) -> list[tuple[int, bytes, Event]]:

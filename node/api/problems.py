@@ -41,6 +41,12 @@ def install(app) -> None:  # type: ignore[no-untyped-def]
         titles = {401: "Unauthorized", 403: "Access refused", 404: "Not found", 409: "Conflict", 422: "Invalid records"}
         return problem_response(exc.status, exc.slug, titles.get(exc.status, "Data service error"), exc.detail, request.url.path, **exc.extra)
 
+    from node.offchain.store import DataStoreFull
+
+    @app.exception_handler(DataStoreFull)
+    async def _full(request: Request, exc: DataStoreFull) -> JSONResponse:
+        return problem_response(507, "storage-full", "Insufficient storage", str(exc), request.url.path)
+
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
         return problem_response(404, "not-found", "Not found", str(exc), request.url.path)

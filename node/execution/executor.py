@@ -330,7 +330,7 @@ class Executor:
     def validators_at(self, height: int) -> ValidatorSet:
         """The validator set in force at ``height`` as decided by the head state.
 
-        Exact up to ``head + 1`` (a change is decided at least one block before it takes effect); for later
+        Exact up to ``head + 2`` (a change is decided at least two blocks before it takes effect); for later
         heights, the set known now, which blocks still to come may change.
         """
         with self._head_lock:

@@ -37,6 +37,10 @@ class DatabaseError(YilianError):
     """The node's database cannot be opened or is inconsistent."""
 
 
+class StorageFailure(DatabaseError):
+    """The disk refused a write (full, read-only, failing): the node must stop; nothing partial was written."""
+
+
 class Database:
     """The node's LevelDB. Opening takes LevelDB's own lock: one process per data directory."""
 
@@ -62,12 +66,16 @@ class Database:
         return self._db.iterator(start=start, stop=stop)
 
     def write(self, puts: dict[bytes, bytes], deletes: set[bytes] | frozenset[bytes] = frozenset()) -> None:
-        """Apply ``puts`` and ``deletes`` atomically and durably (fsync)."""
-        with self._db.write_batch(transaction=True, sync=True) as batch:
-            for key in deletes:
-                batch.delete(key)
-            for key, value in puts.items():
-                batch.put(key, value)
+        """Apply ``puts`` and ``deletes`` atomically and durably (fsync); raises StorageFailure when the disk refuses."""
+        try:
+            with self._db.write_batch(transaction=True, sync=True) as batch:
+                for key in deletes:
+                    batch.delete(key)
+                for key, value in puts.items():
+                    batch.put(key, value)
+        except (plyvel.Error, OSError) as exc:
+            raise StorageFailure(f"writing to {self.path} failed ({exc}); the disk may be full or read-only: free space or fix "
+                                 "the disk, then restart the node — it resumes from its last complete block") from None
 
     def close(self) -> None:
         if not self._db.closed:

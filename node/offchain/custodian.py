@@ -26,12 +26,13 @@ from typing import Any, Callable
 
 from eth_abi import encode as abi_encode
 
-from chain_sdk.contracts import ADDRESSES, Contract, decode_error
+from chain_sdk.contracts import decode_error
 from node.crypto import sm4
 from node.crypto.suites import PrivateKey
 from node.errors import ValidationError, YilianError
 from node.offchain import standard
 from node.offchain.store import DataStore
+from node.views import BINDINGS
 
 log = logging.getLogger("yilian.custodian")
 
@@ -39,7 +40,6 @@ ACCESS_DOMAIN = b"YILIAN/data-access/v1\x00"
 REQUEST_WINDOW_S = 120
 TX_WAIT_S = 30.0
 MAX_BATCH = 10_000
-BINDINGS = {name: Contract(None, name) for name in ADDRESSES}
 RACE_REASONS = {"GrantRevoked": "the grant was revoked", "GrantExpired": "the grant expired", "NotAuthorized": "the grant is used up or "
                 "no longer covers the record", "UnknownGrant": "no such grant"}
 
@@ -75,12 +75,12 @@ class ChainPort:
         self._nonce_lock = threading.Lock()
 
     def view(self, contract: str, fn: str, *args: Any) -> Any:
-        binding = BINDINGS[contract]
-        result = self.chain.executor.call(sender=bytes(20), to=bytes.fromhex(binding.address[2:]), data=binding.encode(fn, *args))
-        if not result.success:
-            name, _ = decode_error(result.output)
-            raise ChainCallFailed(f"{contract}.{fn}", name, result.error)
-        return binding.decode_output(fn, len(args), result.output)
+        from node.views import ViewReverted, view
+
+        try:
+            return view(self.chain, contract, fn, *args)
+        except ViewReverted as exc:
+            raise ChainCallFailed(f"{contract}.{fn}", exc.error) from None
 
     def send(self, contract: str, fn: str, *args: Any, gas: int = 5_000_000) -> Sent:
         from node.types import Transaction

@@ -28,6 +28,24 @@ class DataStoreError(YilianError):
     """The data store cannot be opened or a value cannot be decrypted (wrong key or damaged database)."""
 
 
+class DataStoreFull(DataStoreError):
+    """The disk refused a write of the data store (full or read-only): the request is refused, nothing changed."""
+
+
+def _writing(path: Path):  # type: ignore[no-untyped-def]
+    import contextlib
+
+    @contextlib.contextmanager
+    def guard():  # type: ignore[no-untyped-def]
+        try:
+            yield
+        except (plyvel.Error, OSError) as exc:
+            raise DataStoreFull(f"the data store {path} cannot write ({exc}); the disk may be full or read-only: free space, then "
+                                "retry — nothing was stored or anchored") from None
+
+    return guard()
+
+
 def derive_data_key(admin_secret: bytes) -> bytes:
     return HKDF(algorithm=hashes.SM3(), length=sm4.KEY_SIZE, salt=None, info=DATA_KEY_INFO).derive(admin_secret)
 
@@ -51,16 +69,17 @@ class DataStore:
         return sm4.seal(self.key, codec.encode(entry), RECORD + record_id)
 
     def put(self, record_id: bytes, entry: dict) -> None:
-        self.db.put(RECORD + record_id, self._seal(record_id, entry), sync=True)
+        with _writing(self.path):
+            self.db.put(RECORD + record_id, self._seal(record_id, entry), sync=True)
 
     def put_many(self, entries: dict[bytes, dict]) -> None:
         """All entries in one synced write: a bulk import is stored whole or not at all."""
-        with self.db.write_batch(transaction=True, sync=True) as batch:
+        with _writing(self.path), self.db.write_batch(transaction=True, sync=True) as batch:
             for record_id, entry in entries.items():
                 batch.put(RECORD + record_id, self._seal(record_id, entry))
 
     def delete_many(self, record_ids: list[bytes]) -> None:
-        with self.db.write_batch(transaction=True, sync=True) as batch:
+        with _writing(self.path), self.db.write_batch(transaction=True, sync=True) as batch:
             for record_id in record_ids:
                 batch.delete(RECORD + record_id)
 

@@ -120,7 +120,9 @@ def test_the_node_applies_a_validator_change_at_its_height(h: Harness) -> None:
     receipt = h.send(h.admins[3], "vote", 1, signers=[solo, validator])
     (change,) = h.events(receipt, "ValidatorChange")
     decided_at = h.chain.height
-    assert change.added is False and change.effectiveHeight == decided_at + 1 > remove_at
+    assert change.added is False and change.effectiveHeight == decided_at + 2 > remove_at
+    assert len(h.chain.validators) == 2  # the next block is still signed by both: a change is decided two blocks ahead
+    h.produce_signed([solo, validator])
     assert [v.address for v in h.chain.validators.validators] == [solo.address]
     assert h.engine.produce().block.header.validators_hash == before.hash(h.chain.suite)
 
@@ -158,3 +160,13 @@ def test_the_last_center_cannot_be_removed(tmp_path: Path) -> None:
         assert single.refused(admin, "propose", REMOVE_CENTER, to_checksum_address(admin.address), "", b"", single.chain.height + 5) == "LastCenter"
     finally:
         single.chain.close()
+
+
+def test_a_center_names_its_peer_id(h: Harness) -> None:
+    peer_id = "12D3KooWLa2GmwnaVPewoNK6SLhksRgeZ4KXseWj7zHPZQjHGqfA"
+    receipt = h.send(h.admins[1], "setPeerId", peer_id)
+    (event,) = h.events(receipt, "PeerIdSet")
+    assert event.peerId == peer_id and h.view("peerIdOf", to_checksum_address(h.admins[1].address), contract="MemberRegistry") == peer_id
+    h.send(h.admins[0], "admit", to_checksum_address(h.outsider.address))
+    assert h.refused(h.outsider, "setPeerId", peer_id) == "NotCenter"
+    assert h.refused(h.admins[1], "setPeerId", "short") == "InvalidPeerId"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from chain_sdk import Client, DataService, Wallet
+from chain_sdk import Client, DataService, TradingCenter, Wallet
 from chainutil import free_port
 
 MARKER = "Zhang-San-private-remark-7731"
@@ -106,3 +106,70 @@ def test_unwritable_data_directory_is_a_clear_error(center: Path, tmp_path: Path
     for args in (("--check",), ("--port", str(free_port()))):
         result = yilian("node", "--home", str(home), *args)
         assert result.returncode == 1 and "is not writable" in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_full_disk_refuses_ingest_stops_the_node_cleanly_and_it_restarts_consistent(center: Path, tmp_path: Path):
+    """The disk refuses writes (simulated with a file-size limit, RLIMIT_FSIZE, on the node process): an ingest is
+    refused with 507 and nothing stored; a block write stops the node with a message saying what to do; after that
+    the node restarts from its last complete block."""
+    import resource
+
+    from chain_sdk import NodeError
+
+    home = tmp_path / "home"
+    subprocess.run(["cp", "-a", str(center), str(home)], check=True)
+    subprocess.run(["rm", "-rf", str(home / "data")], check=True)
+    port = free_port()
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))  # smaller than LevelDB's log before it rolls
+
+    process = subprocess.Popen([sys.executable, "-m", "node.cli", "node", "--home", str(home), "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=limited)
+    url, full, acknowledged = f"http://127.0.0.1:{port}", None, 0
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client = Client(url, timeout=5)
+                client.height()
+                break
+            except Exception:  # noqa: BLE001 - starting
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        data, owner = DataService.for_home(url, home), Wallet.generate().address
+        record = {"record_type": "credit", "schema_version": 1, "uscc": "91350100M000100Y43", "rating": "AA", "rated_by": "Center A",
+                  "rated_on": "2026-06-30", "blacklisted": False}
+        for n in range(40):
+            try:
+                data.ingest_batch([{"type": "credit", "local_id": f"bulk/{n}/{i}", "owner": owner, "record": record} for i in range(500)])
+            except NodeError as exc:
+                full = exc
+                break
+        assert full is not None and full.status == 507 and "nothing was stored or anchored" in full.detail
+        # the chain's own writes: admit accounts until a block cannot be written
+        from node.config import load_node_config
+
+        admin = Wallet.from_secret(load_node_config(home).load_admin_key().secret_bytes())
+        center = TradingCenter(client, admin)
+        while process.poll() is None and time.monotonic() < deadline + 120:
+            try:
+                acknowledged = center.members.transact(admin, "admit", Wallet.generate().address, wait=10).height
+            except Exception:  # noqa: BLE001 - the node is stopping
+                time.sleep(0.2)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, stderr[-2000:]
+    assert "the disk may be full or read-only" in stderr and "stopping the node" in stderr
+    from node.chain import Chain
+    from node.config import load_node_config
+
+    config = load_node_config(home)
+    chain = Chain(config.data_dir, config.load_genesis())
+    try:
+        assert chain.height >= acknowledged > 0
+    finally:
+        chain.close()
