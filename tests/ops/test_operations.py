@@ -173,3 +173,30 @@ def test_a_full_disk_refuses_ingest_stops_the_node_cleanly_and_it_restarts_consi
         assert chain.height >= acknowledged > 0
     finally:
         chain.close()
+
+
+def test_log_file_rotates(tmp_path: Path):
+    import logging
+    from logging.handlers import RotatingFileHandler
+
+    from node.runner import configure_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        configure_logging("info", "json", tmp_path / "logs" / "node.log")
+        (handler,) = root.handlers
+        assert isinstance(handler, RotatingFileHandler) and handler.maxBytes == 10 * 1024 * 1024 and handler.backupCount == 5
+        handler.maxBytes = 2000  # rotate quickly for the test
+        for i in range(100):
+            logging.getLogger("yilian.test").info("line %d %s", i, "x" * 50)
+        handler.close()
+        files = sorted(p.name for p in (tmp_path / "logs").iterdir())
+        assert files[:2] == ["node.log", "node.log.1"] and len(files) == 6  # the current file and five kept
+        assert all(json.loads(line)["logger"] == "yilian.test" for line in (tmp_path / "logs" / "node.log").read_text().splitlines())
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
