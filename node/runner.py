@@ -159,7 +159,11 @@ def _data_service(config: NodeConfig, service, engine):  # type: ignore[no-untyp
     peers = {member.admin: member.peer_id for member in service.chain.genesis.members if member.peer_id}
 
     def forward(custodian: bytes, request: dict) -> dict:
+        from node.views import view
+
         peer = peers.get(custodian)
+        if peer is None:  # a center added after genesis: the peer ID it registered on chain
+            peer = view(service.chain, "MemberRegistry", "peerIdOf", "0x" + custodian.hex()) or None
         if peer is None or not hasattr(engine, "request"):
             raise CustodianError(404, "not-custodian", f"0x{custodian.hex()} is not a center this node can reach; send the request "
                                                        "to the custodian's own node")
