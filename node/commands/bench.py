@@ -32,7 +32,9 @@ def _rows(prefix: str, value: object) -> list[tuple[str, str]]:
 @click.option("--quick", is_flag=True, help="Short runs (for CI): same figures, less precision.")
 @click.option("--nodes", type=click.IntRange(2, 16), default=4, show_default=True, help="Validators for the localnet benchmark.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("bench-results.json"), show_default=True, help="Where to write the JSON results.")
-def command(names: tuple[str, ...], quick: bool, nodes: int, out: Path) -> None:
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench"), show_default=True,
+              help="Where to write RESULTS.md and one PNG chart per benchmark.")
+def command(names: tuple[str, ...], quick: bool, nodes: int, out: Path, report_dir: Path) -> None:
     """Run the benchmarks NAMES (default: all) and write their results to --out."""
     available = _available()
     chosen = list(names) or available
@@ -59,4 +61,7 @@ def command(names: tuple[str, ...], quick: bool, nodes: int, out: Path) -> None:
             click.echo(f"   {name}.{key:<40} {value}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
-    click.secho(f"results written to {out}", fg="green", err=True)
+    from node.bench._report import write_report
+
+    written = write_report(results, report_dir)
+    click.secho(f"results written to {out}; table and charts in {', '.join(str(p) for p in written)}", fg="green", err=True)

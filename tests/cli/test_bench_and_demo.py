@@ -14,13 +14,20 @@ def yilian(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "node.cli", *args], capture_output=True, text=True, env=env, check=False)
 
 
-def test_crypto_bench_writes_ratios_against_the_raw_libraries(tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
-    result = yilian("bench", "crypto", "--quick", "--out", str(out))
+def test_bench_writes_ratios_a_table_and_charts(tmp_path: Path) -> None:
+    out, report = tmp_path / "results.json", tmp_path / "report"
+    result = yilian("bench", "crypto", "anchoring", "auditor", "--quick", "--out", str(out), "--report-dir", str(report))
     assert result.returncode == 0, result.stderr
-    figures = json.loads(out.read_text())["benchmarks"]["crypto"]
+    benchmarks = json.loads(out.read_text())["benchmarks"]
+    figures = benchmarks["crypto"]
     for name in ("sm2_sign", "sm2_verify", "sm3_1kib", "keccak256_1kib", "secp256k1_sign", "secp256k1_verify"):
         assert figures[name]["ours_per_s"] > 0 and figures[name]["raw_per_s"] > 0 and figures[name]["ratio"] > 0
+    assert benchmarks["anchoring"]["single_records_per_s"] > 0 and benchmarks["anchoring"]["batch_1000"]["ratio_vs_single"] > 0
+    assert benchmarks["auditor"]["verify_ms_p50"] > 0 and benchmarks["auditor"]["ratio_vs_floor"] > 0
+    table = (report / "RESULTS.md").read_text()
+    assert "## anchoring" in table and "| batch_1000.records_per_s |" in table
+    for name in ("crypto", "anchoring", "auditor"):
+        assert (report / f"{name}.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_unknown_benchmark_is_a_usage_error(tmp_path: Path) -> None:

@@ -1,0 +1,45 @@
+"""A solo `yilian localnet` process for benchmarks that need a real node (its API, its custodian, its chain)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+from node.bench.execution import _free_port
+
+
+@contextlib.contextmanager
+def solo_localnet() -> Iterator[tuple[str, Path]]:
+    """Yield (API URL, the center's home); the node is stopped (SIGTERM) at the end."""
+    from chain_sdk import Client
+
+    with tempfile.TemporaryDirectory(prefix="yilian-bench-") as scratch:
+        port = _free_port()
+        process = subprocess.Popen([sys.executable, "-m", "node.cli", "localnet", "--dir", scratch, "--port", str(port), "--log-level", "warning"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    Client(url, timeout=2).height()
+                    break
+                except Exception:  # noqa: BLE001 - starting
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the benchmark node did not start: {process.stderr.read().decode() if process.stderr else ''}")
+                    time.sleep(0.2)
+            home = Path(json.loads((Path(scratch) / "localnet.json").read_text())["nodes"][0]["home"])
+            yield url, home
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
