@@ -368,13 +368,25 @@ class BftEngine:
                 found[peer] = view(self.chain, "MemberRegistry", "members", admin)[2]
         return found
 
+    def _registry_touched(self, after: int, upto: int) -> bool:
+        """Whether a block in (after, upto] has a MemberRegistry event (only then can the member list change)."""
+        from node.consortium import MEMBER_REGISTRY_ADDRESS
+
+        registry = bytes.fromhex(MEMBER_REGISTRY_ADDRESS.removeprefix("0x"))
+        return any(log.address == registry for height in range(after + 1, upto + 1)
+                   for receipt in self.chain.store.receipts(height) for log in receipt.logs)
+
     async def _membership(self) -> None:
         seen_height = -1
         while True:
             await trio.sleep(MEMBERSHIP_S)
-            if self.chain.height == seen_height:
+            head = self.chain.height
+            if head == seen_height:
                 continue
-            seen_height = self.chain.height
+            if seen_height >= 0 and not await trio.to_thread.run_sync(self._registry_touched, seen_height, head):
+                seen_height = head
+                continue
+            seen_height = head
             try:
                 current = await trio.to_thread.run_sync(self._current_members)
             except Exception as exc:  # noqa: BLE001 - keep the last known members

@@ -165,6 +165,7 @@ class MemberHost:
         self.connected: set[str] = set()
         self.strikes: dict[str, int] = defaultdict(int)
         self.refused = 0
+        self.cut_off = 0  # disconnections for bad messages
         self._outbound: dict[tuple[str, str], INetStream] = {}
         self._locks: dict[tuple[str, str], trio.Lock] = defaultdict(trio.Lock)
         self.host.get_network().register_notifee(_MemberGate(self))
@@ -207,6 +208,7 @@ class MemberHost:
         if self.strikes[peer] >= MAX_STRIKES:
             self.strikes[peer] = 0
             log.warning("disconnecting %s after %d bad messages", self.members.get(peer, peer), MAX_STRIKES)
+            self.cut_off += 1
             await self.host.disconnect(ID.from_base58(peer))
 
     async def send(self, peer: str, protocol: TProtocol, payload: bytes, *, expect_answer: bool = False) -> bytes | None:
