@@ -15,8 +15,9 @@ def canonical(record: dict) -> bytes:
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def commitment(record: dict, salt: bytes) -> bytes:
-    return gm.sm3(salt + canonical(record))
+def commitment(record: dict | bytes, salt: bytes) -> bytes:
+    """SM3(salt ‖ canonical bytes); ``record`` is the JSON object, or its canonical bytes already computed."""
+    return gm.sm3(salt + (record if isinstance(record, bytes) else canonical(record)))
 
 
 def new_salt() -> bytes:

@@ -11,8 +11,8 @@ from node.errors import YilianError
 BINDINGS = {name: Contract(None, name) for name in ADDRESSES}
 
 
-class ViewReverted(YilianError, LookupError):
-    """The view reverted; ``error`` is the contract's custom error name."""
+class ContractReverted(YilianError, LookupError):
+    """A view or a transaction reverted; ``error`` is the contract's custom error name."""
 
     def __init__(self, fn: str, error: str, detail: str = "") -> None:
         super().__init__(f"{fn} reverted: {error}" + (f" ({detail})" if detail and detail != error else ""))
@@ -23,5 +23,5 @@ def view(chain, contract: str, fn: str, *args: Any) -> Any:  # type: ignore[no-u
     binding = BINDINGS[contract]
     result = chain.executor.call(sender=bytes(20), to=bytes.fromhex(binding.address[2:]), data=binding.encode(fn, *args))
     if not result.success:
-        raise ViewReverted(f"{contract}.{fn}", decode_error(result.output)[0], result.error)
+        raise ContractReverted(f"{contract}.{fn}", decode_error(result.output)[0], result.error)
     return binding.decode_output(fn, len(args), result.output)

@@ -21,7 +21,7 @@ from chain_sdk.verify import Event, Genesis, decode_events, verify_proof
 from node.api.encoding import parse_bytes
 from node.api.problems import Problem
 from node.service import NodeService
-from node.views import view as _view
+from node.views import view
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/v1/verify", tags=["verify"])
@@ -108,10 +108,6 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr>" if any(headers) else ""
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
     return f"<table>{head}{body}</table>"
-
-
-def view(service: NodeService, contract: str, fn: str, *args: Any) -> Any:
-    return _view(service.chain, contract, fn, *args)
 
 
 def contract_events(service: NodeService, contract: str, topics: list[list[bytes] | None], genesis: Genesis) -> list[tuple[int, bytes, Event]]:
@@ -222,7 +218,7 @@ def record_page(record_id: str, request: Request, service: NodeService = Depends
     rid = parse_bytes(record_id, "record_id", 32)
     genesis = _genesis(service)
     try:
-        owner, custodian, commitment, _type, schema_version, version, revoked, _updated = view(service, "RecordRegistry", "record", rid)
+        owner, custodian, commitment, _type, schema_version, version, revoked, _updated = view(service.chain, "RecordRegistry", "record", rid)
     except LookupError:
         return _page(request, f"{t['record']} {record_id[:18]}…", f"<p class='bad'>{_e(t['not_found'])}</p>")
     facts = _table(["", ""], [[_e(t["owner"]), f'<span class="mono">{_e(owner)}</span>'], [_e(t["custodian"]), f'<span class="mono">{_e(custodian)}</span>'],
@@ -260,7 +256,7 @@ def guarantees(request: Request, number: str = "", service: NodeService = Depend
     if not number:
         return _page(request, t["guarantees"], form)
     raw = parse_bytes(number, "number", 32)
-    valid, status, enterprise, beneficiary, project, amount, not_after, institution = view(service, "Guarantee", "verify", raw)
+    valid, status, enterprise, beneficiary, project, amount, not_after, institution = view(service.chain, "Guarantee", "verify", raw)
     statuses = ("None", "Applied", "Rejected", "Cancelled", "Issued", "Released", "Claimed", "PaidOut", "Expired")
     verdict = f'<p id="verdict" class="{"ok" if valid else "bad"}"><b>{_e(t["valid"] if valid else t["invalid"])}</b> ({_e(statuses[status])})</p>'
     facts = _table(["", ""], [[_e(t["enterprise"]), _e(enterprise)], [_e(t["institution"]), _e(institution)], [_e(t["beneficiary"]), _e(beneficiary)],
@@ -300,15 +296,15 @@ def members_page(request: Request, service: NodeService = Depends(_service)) -> 
             addresses.append(bytes.fromhex(event.args["admin"][2:]))
     rows = []
     for address in addresses:
-        role, active, name, validator = view(service, "MemberRegistry", "members", "0x" + address.hex())
+        role, active, name, validator = view(service.chain, "MemberRegistry", "members", "0x" + address.hex())
         if role:
             rows.append([_e(name), _e(ROLES[role]), f'<span class="mono">{_hex(address)}</span>', t["yes"] if active else t["no"]])
     proposals = []
-    for index in range(view(service, "MemberRegistry", "proposalCount")):
-        action, subject, name, _key, effective, deadline, votes, executed, proposer = view(service, "MemberRegistry", "proposal", index)
+    for index in range(view(service.chain, "MemberRegistry", "proposalCount")):
+        action, subject, name, _key, effective, deadline, votes, executed, proposer = view(service.chain, "MemberRegistry", "proposal", index)
         proposals.append([str(index), _e(ACTIONS[action]), f"{_e(name)} <span class='mono'>{_e(subject)}</span>", str(votes),
                           t["yes"] if executed else t["no"]])
-    quorum = view(service, "MemberRegistry", "quorum")
+    quorum = view(service.chain, "MemberRegistry", "quorum")
     body = _table([t["name"], t["role"], "admin", t["active"]], rows)
     body += f"<h3>{_e(t['proposals'])} (quorum {quorum})</h3>" + (_table(["#", t["action"], t["subject"], t["votes"], t["executed"]], proposals)
                                                                   if proposals else f"<p>{_e(t['none'])}</p>")
@@ -332,7 +328,7 @@ async def verify_record(request: Request, service: NodeService = Depends(_servic
 
 
 def _verify_record(service: NodeService, body: dict) -> dict:
-    from node.offchain.standard import canonical
+    from chain_sdk import records
 
     record_id = parse_bytes(body.get("record_id") if isinstance(body.get("record_id"), str) else "", "record_id", 32)
     genesis = _genesis(service)
@@ -358,7 +354,7 @@ def _verify_record(service: NodeService, body: dict) -> dict:
             salt = bytes.fromhex(str(body.get("salt", "")).removeprefix("0x"))
         except ValueError:
             return {"ok": False, "checks": checks, "failed": "the salt is not hex"}
-        if service.chain.suite.hash(salt + canonical(body["record"])) != commitment:
+        if records.commitment(body["record"], salt) != commitment:
             return {"ok": False, "checks": checks, "failed": "the record and salt do NOT match the anchored commitment: altered or wrong salt"}
         checks.append("SM3(salt ‖ canonical record) equals the anchored commitment: the record is exactly what was anchored")
     return {"ok": True, "checks": checks}

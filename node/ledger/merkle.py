@@ -93,15 +93,26 @@ class MerkleProof:
             raise ValidationError("proof", f"malformed Merkle proof: {exc}") from None
 
 
+def _path(levels: list[list[bytes]], index: int) -> tuple[bytes, ...]:
+    path = []
+    for level in levels[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(level[sibling])
+        index //= 2
+    return tuple(path)
+
+
 def merkle_proof(suite: Suite, leaves: Sequence[bytes], index: int) -> MerkleProof:
     """The inclusion proof of ``leaves[index]``."""
     if not 0 <= index < len(leaves):
         raise ValidationError("index", f"{index} is outside a list of {len(leaves)} leaves")
-    path = []
-    position = index
-    for level in _levels(suite, leaves)[:-1]:
-        sibling = position ^ 1
-        if sibling < len(level):
-            path.append(level[sibling])
-        position //= 2
-    return MerkleProof(index, len(leaves), tuple(path))
+    return MerkleProof(index, len(leaves), _path(_levels(suite, leaves), index))
+
+
+def merkle_proofs(suite: Suite, leaves: Sequence[bytes]) -> tuple[bytes, list[MerkleProof]]:
+    """The root and every leaf's proof, hashing the tree once (a batch of records anchored under one root)."""
+    if not leaves:
+        raise ValidationError("leaves", "a tree of proofs needs at least one leaf")
+    levels = _levels(suite, leaves)
+    return levels[-1][0], [MerkleProof(index, len(leaves), _path(levels, index)) for index in range(len(leaves))]

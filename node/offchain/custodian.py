@@ -26,13 +26,15 @@ from typing import Any, Callable
 
 from eth_abi import encode as abi_encode
 
+from chain_sdk import records
 from chain_sdk.contracts import decode_error
-from node.crypto import sm4
+from node.crypto import get_suite, sm4
 from node.crypto.suites import PrivateKey
 from node.errors import ValidationError, YilianError
 from node.offchain import standard
 from node.offchain.store import DataStore
-from node.views import BINDINGS
+from node.ledger.merkle import merkle_proofs
+from node.views import BINDINGS, ContractReverted, view
 
 log = logging.getLogger("yilian.custodian")
 
@@ -52,12 +54,6 @@ class CustodianError(YilianError):
         self.status, self.slug, self.detail, self.extra = status, slug, detail, extra
 
 
-class ChainCallFailed(YilianError):
-    def __init__(self, fn: str, error: str, detail: str = "") -> None:
-        super().__init__(f"{fn} reverted: {error}" + (f" ({detail})" if detail and detail != error else ""))
-        self.error = error
-
-
 @dataclass(frozen=True)
 class Sent:
     tx_hash: bytes
@@ -75,12 +71,7 @@ class ChainPort:
         self._nonce_lock = threading.Lock()
 
     def view(self, contract: str, fn: str, *args: Any) -> Any:
-        from node.views import ViewReverted, view
-
-        try:
-            return view(self.chain, contract, fn, *args)
-        except ViewReverted as exc:
-            raise ChainCallFailed(f"{contract}.{fn}", exc.error) from None
+        return view(self.chain, contract, fn, *args)
 
     def send(self, contract: str, fn: str, *args: Any, gas: int = 5_000_000) -> Sent:
         from node.types import Transaction
@@ -99,7 +90,7 @@ class ChainPort:
         _, receipt = self.service.receipt(submitted.hash)
         if receipt.status != 1:
             name, _ = decode_error(receipt.output)
-            raise ChainCallFailed(f"{contract}.{fn}", name, receipt.revert_reason)
+            raise ContractReverted(f"{contract}.{fn}", name, receipt.revert_reason)
         return Sent(submitted.hash, record.height, receipt.logs)
 
 
@@ -108,28 +99,11 @@ def _leaf(record_id: bytes, type_id: bytes, owner: bytes, commitment: bytes, sch
     return abi_encode(["bytes32", "bytes32", "address", "bytes32", "uint32"], [record_id, type_id, owner, commitment, schema_version])
 
 
-def _merkle_paths(suite, leaves: list[bytes]) -> tuple[bytes, list[list[bytes]]]:  # type: ignore[no-untyped-def]
-    """Root and every leaf's path in one pass (RFC 6962 tree of :mod:`node.ledger.merkle`)."""
-    from node.ledger.merkle import LEAF, NODE
-
-    level = [suite.hash(LEAF + leaf) for leaf in leaves]
-    paths: list[list[bytes]] = [[] for _ in leaves]
-    positions = list(range(len(leaves)))
-    while len(level) > 1:
-        for i, position in enumerate(positions):
-            sibling = position ^ 1
-            if sibling < len(level):
-                paths[i].append(level[sibling])
-            positions[i] = position // 2
-        level = [suite.hash(NODE + level[j] + level[j + 1]) if j + 1 < len(level) else level[j] for j in range(0, len(level), 2)]
-    return level[0], paths
-
-
 class Custodian:
     def __init__(self, service, admin: PrivateKey, store: DataStore,  # type: ignore[no-untyped-def]
                  forward: Callable[[bytes, dict], dict] | None = None) -> None:
         self.port = ChainPort(service, admin)
-        self.suite = service.chain.suite
+        self.suite = service.chain.suite  # access-request signatures and envelopes; records use SM3 on every chain
         self.store = store
         self.address = admin.address
         self.forward = forward  # (custodian admin address, request) -> answer, over libp2p
@@ -140,7 +114,7 @@ class Custodian:
         """Unique across centers: SM3(custodian address ‖ the center's own id), as the SDK computes it."""
         if not isinstance(local_id, str) or not 0 < len(local_id) <= 200:
             raise ValidationError("local_id", "a non-empty string of at most 200 characters")
-        return self.suite.hash(self.address + local_id.encode())
+        return records.record_id("0x" + self.address.hex(), local_id)
 
     def _prepare(self, item: dict, where: str) -> tuple[bytes, dict]:
         record_type, local_id, owner, record = item.get("type"), item.get("local_id"), item.get("owner"), item.get("record")
@@ -158,17 +132,17 @@ class Custodian:
             raise ValidationError(where + exc.field, exc.reason) from None
         record_id = self.record_id(local_id)  # type: ignore[arg-type]
         salt = os.urandom(32)
-        canonical = standard.canonical(record)  # type: ignore[arg-type]
+        canonical = records.canonical(record)  # type: ignore[arg-type]
         schema_version = int(record.get("schema_version", 1))  # type: ignore[union-attr]
         entry = {"type": record_type, "local_id": local_id, "owner": owner_bytes, "record": canonical, "salt": salt,
-                 "commitment": self.suite.hash(salt + canonical), "schema_version": schema_version, "version": 1, "batch": None}
+                 "commitment": records.commitment(canonical, salt), "schema_version": schema_version, "version": 1, "batch": None}
         return record_id, entry
 
     def ingest(self, item: dict) -> dict:
         """Validate, anchor (or update, when the local id is known) and store one record."""
         record_id, entry = self._prepare(item, "")
         previous = self.store.get(record_id)
-        type_id = standard.type_id(entry["type"])
+        type_id = records.record_type(entry["type"])
         if previous is not None:
             if previous["owner"] != entry["owner"] or previous["type"] != entry["type"]:
                 raise ValidationError("owner", f"record {item['local_id']!r} exists with another owner or type; use a new local id")
@@ -212,10 +186,10 @@ class Custodian:
         if problems:
             raise CustodianError(422, "invalid-records", f"{len(problems)} of {len(items)} records do not meet the data standard; "
                                                          "nothing was anchored", problems=problems[:100])
-        leaves = [_leaf(record_id, standard.type_id(e["type"]), e["owner"], e["commitment"], e["schema_version"]) for record_id, e in prepared]
-        root, paths = _merkle_paths(self.suite, leaves)
-        for index, ((record_id, entry), path) in enumerate(zip(prepared, paths)):
-            entry["batch"] = {"root": root, "index": index, "size": len(leaves), "path": path}
+        leaves = [_leaf(record_id, records.record_type(e["type"]), e["owner"], e["commitment"], e["schema_version"]) for record_id, e in prepared]
+        root, proofs = merkle_proofs(get_suite("gm"), leaves)  # SM3, as RecordRegistry.verifyInBatch checks it on every chain
+        for (record_id, entry), proof in zip(prepared, proofs):
+            entry["batch"] = {"root": root, "index": proof.index, "size": proof.size, "path": list(proof.path)}
         self.store.put_many(dict(prepared))
         try:
             sent = self.port.send("RecordRegistry", "anchorBatch", root, len(leaves))
@@ -231,12 +205,12 @@ class Custodian:
         try:
             self.port.view("RecordRegistry", "record", record_id)
             return
-        except ChainCallFailed as exc:
+        except ContractReverted as exc:
             if exc.error != "UnknownRecord":
                 raise
         batch = entry["batch"]
         self.port.send("RecordRegistry", "anchorFromBatch", batch["root"], batch["index"], list(batch["path"]), record_id,
-                       standard.type_id(entry["type"]), _address(entry["owner"]), entry["commitment"], entry["schema_version"])
+                       records.record_type(entry["type"]), _address(entry["owner"]), entry["commitment"], entry["schema_version"])
 
     # -- serving -------------------------------------------------------------------------------------
 
@@ -251,7 +225,7 @@ class Custodian:
                 "RecordRegistry", "record", record_id)
             answer["anchored"] = {"owner": owner, "custodian": custodian, "commitment": "0x" + commitment.hex(), "version": version,
                                   "schema_version": schema_version, "revoked": revoked, "updated_at_block": updated_at}
-        except ChainCallFailed:
+        except ContractReverted:
             pass
         return answer
 
@@ -310,7 +284,7 @@ class Custodian:
         if reason is None:
             try:
                 sent = self.port.send("Authorization", "logAccess", grant_id, record_id)
-            except ChainCallFailed as exc:  # the grant changed between the check and the block (revoked, expired, used up)
+            except ContractReverted as exc:  # the grant changed between the check and the block (revoked, expired, used up)
                 reason = RACE_REASONS.get(exc.error, f"refused by the chain ({exc.error})")
         if reason is not None:
             sent = self.port.send("Authorization", "logRefusal", record_id, _address(grantee), grant_id, reason)
@@ -330,7 +304,7 @@ class Custodian:
     def _refusal_reason(self, grant_id: bytes, grantee: bytes, record_id: bytes) -> str | None:
         try:
             terms, uses, revoked = self.port.view("Authorization", "grantTerms", grant_id)
-        except ChainCallFailed:
+        except ContractReverted:
             return "no such grant"
         owner, to, record_ids, record_types, _purpose, not_before, not_after, max_uses, _nonce = terms
         now = max(int(time.time()), self.port.chain.head_header().time_ms // 1000)  # the next block's time, at the earliest

@@ -1,9 +1,8 @@
-"""The unified data standard: one JSON Schema (2020-12) per record type; canonical bytes of a record.
+"""The unified data standard: one JSON Schema (2020-12) per record type.
 
 The schemas ship with the node (``node/offchain/schemas/``) and ``yilian init`` copies them into every
-consortium directory, so each center validates against the same standard. A record is its JSON object;
-its canonical bytes are UTF-8 JSON with sorted keys and no insignificant whitespace (the SDK computes the
-same bytes to check a record against its anchored commitment).
+consortium directory, so each center validates against the same standard. Canonical bytes, commitments,
+record ids and type ids are :mod:`chain_sdk.records`' (one definition for custodians and grantees).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import json
 from pathlib import Path
 
 import jsonschema
-from eth_utils import keccak
 
 from node.errors import ValidationError
 
@@ -35,11 +33,6 @@ def record_types() -> list[str]:
     return sorted(_validators())
 
 
-def type_id(name: str) -> bytes:
-    """The on-chain record type: keccak256 of the type name."""
-    return keccak(text=name)
-
-
 def validate(record_type: str, record: object) -> None:
     """Raises ValidationError naming the first offending field (``record.<path>``) and the rule it breaks."""
     validator = _validators().get(record_type)
@@ -53,7 +46,3 @@ def validate(record_type: str, record: object) -> None:
             where += "." + first.message.split("'")[1]  # name the missing field itself
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise ValidationError(where, f"{first.message}{more}")
-
-
-def canonical(record: dict) -> bytes:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
