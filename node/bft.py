@@ -75,6 +75,7 @@ class BftEngine:
         # later dials everyone: the others do not know its address.
         dial = {p: f"{a}/p2p/{p}" for p, a in peers.items() if p > identity.peer_id or joined}
         self.host = MemberHost(identity, self.members, listen, dial)
+        self.members = self.host.members  # one dict: the gate and the engine see the same members
         self.wal = FileWal(wal_path)
         self.cache = SignatureCache()
         self.outbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
@@ -401,7 +402,6 @@ class BftEngine:
             if peer in self.members or peer == own:
                 continue
             self.members[peer] = name
-            self.host.members[peer] = name
             self.peer_ids.append(peer)
             send, receive = trio.open_memory_channel[tuple](1000)
             tx_send, tx_receive = trio.open_memory_channel[tuple](1000)
@@ -411,7 +411,6 @@ class BftEngine:
             log.info("center %s joined the consortium network (peer %s)", name, peer)
         for peer in [p for p in self.members if p not in current and p != own]:
             name = self.members.pop(peer)
-            self.host.members.pop(peer, None)
             if peer in self.peer_ids:
                 self.peer_ids.remove(peer)
             for channels in (self.senders, self.tx_senders):

@@ -268,36 +268,15 @@ def create_consortium(
         say(f"[{index + 1}/{centers}] writing {name} (encrypting keystores)")
         home = out / "centers" / name
         identity: P2PIdentity = entry["p2p"]
-        _write_center_keys(home, entry["validator"], entry["admin"], entry["ca_key"], identity, password)
-        (home / "keys" / "validator.pub.pem").write_bytes(chain_suite.public_pem(entry["validator"].public_key))
-        (home / "keys" / "admin.pub.pem").write_bytes(chain_suite.public_pem(entry["admin"].public_key))
-        (home / "keys" / "ca.pub.pem").write_bytes(gm.public_pem(entry["ca_key"].public_key))
-        (home / "keys" / "ca.crt.pem").write_bytes(entry["ca_cert"].to_pem())
-        shutil.copyfile(genesis_path, home / "genesis.json")
         peers = [
             {"name": other["name"], "peer_id": other["p2p"].peer_id,
              "address": f"/dns4/{other['name']}/tcp/{other['p2p_port']}" if by_name else f"/ip4/{host}/tcp/{other['p2p_port']}"}
             for other in plan
             if other is not entry
         ]
-        node_config = {
-            "format": NODE_CONFIG_FORMAT,
-            "name": name,
-            "genesis": "genesis.json",
-            "data_dir": "data",
-            "api": {"host": "0.0.0.0" if by_name else host, "port": entry["api_port"]},
-            "p2p": {"host": "0.0.0.0" if by_name else host, "port": entry["p2p_port"], "peers": peers},
-            "keys": {
-                "validator": "keys/validator.json",
-                "admin": "keys/admin.json",
-                "p2p": "keys/p2p.json",
-                "ca": "keys/ca.json",
-                "ca_certificate": "keys/ca.crt.pem",
-            },
-            "password_file": "secrets/password" if password is None else None,
-            "log_level": "info",
-        }
-        _write_json(home / "node.json", node_config)
+        listen = "0.0.0.0" if by_name else host
+        _write_center_home(home, chain_suite, entry["validator"], entry["admin"], entry["ca_key"], entry["ca_cert"], identity, password,
+                           genesis_path, name=name, host=listen, api_port=entry["api_port"], p2p_port=entry["p2p_port"], peers=peers)
         infos.append(
             CenterInfo(
                 name=name,
@@ -393,19 +372,9 @@ def add_center(consortium: Path | str, name: str, organization: str, *, api_port
     members = json.loads(members_path.read_text(encoding="utf-8"))
     chain_suite, gm = get_suite(genesis["suite"]), get_suite("gm")
     validator, admin, identity, ca_key = chain_suite.generate_key(), chain_suite.generate_key(), P2PIdentity.generate(), gm.generate_key()
-    password_file = "secrets/password" if password is None else None
-    _write_center_keys(home, validator, admin, ca_key, identity, password)
-    (home / "keys" / "validator.pub.pem").write_bytes(chain_suite.public_pem(validator.public_key))
-    (home / "keys" / "admin.pub.pem").write_bytes(chain_suite.public_pem(admin.public_key))
-    (home / "keys" / "ca.crt.pem").write_bytes(_org_ca(organization, ca_key).to_pem())
-    shutil.copyfile(genesis_path, home / "genesis.json")
     peers = [{"name": c["name"], "peer_id": c["peer_id"], "address": c["p2p"]} for c in members["centers"]]
-    _write_json(home / "node.json", {
-        "format": NODE_CONFIG_FORMAT, "name": name, "genesis": "genesis.json", "data_dir": "data",
-        "api": {"host": host, "port": api_port}, "p2p": {"host": host, "port": p2p_port, "peers": peers},
-        "keys": {"validator": "keys/validator.json", "admin": "keys/admin.json", "p2p": "keys/p2p.json", "ca": "keys/ca.json",
-                 "ca_certificate": "keys/ca.crt.pem"},
-        "password_file": password_file, "log_level": "info"})
+    _write_center_home(home, chain_suite, validator, admin, ca_key, _org_ca(organization, ca_key), identity, password, genesis_path,
+                       name=name, host=host, api_port=api_port, p2p_port=p2p_port, peers=peers)
     entry = {"name": name, "organization": organization, "role": "trading_center", "validator": _hex(validator.address),
              "admin": _hex(admin.address), "peer_id": identity.peer_id, "api": f"http://{host}:{api_port}",
              "p2p": f"/ip4/{host}/tcp/{p2p_port}", "validator_public_key": _hex(validator.public_key), "status": "proposed"}
@@ -414,17 +383,32 @@ def add_center(consortium: Path | str, name: str, organization: str, *, api_port
     return NewCenter(name, home, _hex(admin.address), _hex(validator.public_key), identity.peer_id, f"http://{host}:{api_port}")
 
 
-def _write_center_keys(home: Path, validator: PrivateKey, admin: PrivateKey, ca_key: PrivateKey, identity: P2PIdentity,
-                       password: bytes | None) -> None:
-    """The center's keystores (0600 in a 0700 keys/); without ``password`` a random one in secrets/password."""
+def _write_center_home(home: Path, chain_suite, validator: PrivateKey, admin: PrivateKey, ca_key: PrivateKey,  # type: ignore[no-untyped-def]
+                       ca_cert: x509.Certificate, identity: P2PIdentity, password: bytes | None, genesis_path: Path, *, name: str,
+                       host: str, api_port: int, p2p_port: int, peers: list[dict]) -> None:
+    """A center's directory: keystores (0600 in a 0700 keys/; without ``password`` a random one in
+    secrets/password), public keys as PEM, the CA certificate, a copy of the genesis and node.json."""
     (home / "keys").mkdir(parents=True)
     os.chmod(home / "keys", 0o700)
     if password is None:
         (home / "secrets").mkdir()
         os.chmod(home / "secrets", 0o700)
-        password = secrets.token_urlsafe(24).encode()
-        _write_private_text(home / "secrets" / "password", password.decode() + "\n")
-    save_keystore(home / "keys" / "validator.json", validator, password)
-    save_keystore(home / "keys" / "admin.json", admin, password)
-    save_keystore(home / "keys" / "ca.json", ca_key, password)
-    save_ed25519_keystore(home / "keys" / "p2p.json", identity.seed, identity.public_key, identity.peer_id, password)
+        key_password = secrets.token_urlsafe(24).encode()
+        _write_private_text(home / "secrets" / "password", key_password.decode() + "\n")
+    else:
+        key_password = password
+    save_keystore(home / "keys" / "validator.json", validator, key_password)
+    save_keystore(home / "keys" / "admin.json", admin, key_password)
+    save_keystore(home / "keys" / "ca.json", ca_key, key_password)
+    save_ed25519_keystore(home / "keys" / "p2p.json", identity.seed, identity.public_key, identity.peer_id, key_password)
+    (home / "keys" / "validator.pub.pem").write_bytes(chain_suite.public_pem(validator.public_key))
+    (home / "keys" / "admin.pub.pem").write_bytes(chain_suite.public_pem(admin.public_key))
+    (home / "keys" / "ca.pub.pem").write_bytes(get_suite("gm").public_pem(ca_key.public_key))
+    (home / "keys" / "ca.crt.pem").write_bytes(ca_cert.to_pem())
+    shutil.copyfile(genesis_path, home / "genesis.json")
+    _write_json(home / "node.json", {
+        "format": NODE_CONFIG_FORMAT, "name": name, "genesis": "genesis.json", "data_dir": "data",
+        "api": {"host": host, "port": api_port}, "p2p": {"host": host, "port": p2p_port, "peers": peers},
+        "keys": {"validator": "keys/validator.json", "admin": "keys/admin.json", "p2p": "keys/p2p.json", "ca": "keys/ca.json",
+                 "ca_certificate": "keys/ca.crt.pem"},
+        "password_file": "secrets/password" if password is None else None, "log_level": "info"})

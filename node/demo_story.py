@@ -10,7 +10,6 @@ import datetime
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,27 +18,10 @@ from pathlib import Path
 from chain_sdk import Auditor, Client, DataRefused, DataService, Enterprise, FinancialInstitution, QrRefused, TradingCenter, \
     TransactionFailed, Wallet, gm
 from chain_sdk.verify import Genesis, ProofRejected, verify_file, verify_proof
+from node.bench.localnet import free_port_block
 
 CENTERS = ("A", "B", "C", "D")
 USCC = "91350100M000100Y43"
-
-
-def _free_base_port() -> int:
-    """A port P with P..P+3 and P+1000..P+1003 free on loopback (API and p2p ports of four nodes)."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base > 60000:
-            continue
-        try:
-            for port in [base + i for i in range(4)] + [base + 1000 + i for i in range(4)]:
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free range of ports on 127.0.0.1")
 
 
 def refused(attempt, what: str, error: type[Exception], reason: str) -> str:  # type: ignore[no-untyped-def]
@@ -60,7 +42,7 @@ class Story:
     # -- the consortium -----------------------------------------------------------------------------
 
     def start(self) -> str:
-        base = _free_base_port()
+        base = free_port_block(4)  # API ports base..base+3, p2p ports base+1000..base+1003
         net = self.dir / "localnet"
         log = open(self.dir / "localnet.log", "ab")  # noqa: SIM115 - lives as long as the nodes
         self.process = subprocess.Popen([sys.executable, "-m", "node.cli", "localnet", "--nodes", "4", "--dir", str(net), "--port", str(base)],

@@ -11,7 +11,7 @@ from typing import Callable
 
 from eth_utils import to_checksum_address
 
-from chain_sdk import qr, records
+from chain_sdk import gm, qr, records
 from chain_sdk.client import Client
 from chain_sdk.data import SharedRecord, TamperedRecord, request_record
 from chain_sdk.roles._base import Role
@@ -72,8 +72,6 @@ class FinancialInstitution(Role):
 
     def issue(self, application_id: int, *, valid_s: int = 90 * 86400, document: bytes = b"", number: bytes | None = None) -> bytes:
         """Issue the guarantee: sign its digest (SM2, checked on chain) and consume credit. Returns its number."""
-        from chain_sdk import gm
-
         number = number or new_guarantee_number()
         not_after, document_hash = int(time.time()) + valid_s, gm.sm3(document or number)
         digest = self.guarantees.call("guaranteeDigest", number, application_id, not_after, document_hash)

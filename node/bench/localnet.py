@@ -34,7 +34,7 @@ def _rpc(url: str, payload: object) -> object:
         return json.loads(response.read())
 
 
-def _port_block(count: int) -> int:
+def free_port_block(count: int) -> int:
     import socket
 
     for _ in range(100):
@@ -60,7 +60,7 @@ def _measure(nodes: int, rate: float, seconds: float, progress: Callable[[str], 
     from eth_account import Account
 
     with tempfile.TemporaryDirectory(prefix="yilian-bench-net-") as scratch:
-        port = _port_block(nodes)
+        port = free_port_block(nodes)
         process = subprocess.Popen([sys.executable, "-m", "node.cli", "localnet", "--nodes", str(nodes), "--dir", scratch,
                                     "--port", str(port), "--log-level", "warning"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

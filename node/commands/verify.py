@@ -18,17 +18,23 @@ def command(proofs: tuple[Path, ...], genesis: Path) -> None:
     """Check each PROOF (yilian-proof/2 JSON): the block's commit certificate from the genesis validators through
     every validator-set change, and the Merkle path of the transaction or receipt. Prints what was proven and
     exits 1 if any proof fails."""
+    import json
+
     from chain_sdk.errors import SdkError
-    from chain_sdk.verify import Genesis, ProofRejected, verify_file
+    from chain_sdk.verify import Genesis, ProofRejected, verify_proof
 
     try:
-        Genesis.load(genesis)
+        trusted = Genesis.load(genesis)
     except SdkError as exc:
         raise click.ClickException(str(exc)) from None
     failed = 0
     for proof in proofs:
         try:
-            verified = verify_file(genesis, proof)
+            try:
+                document = json.loads(proof.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise ProofRejected("proof", f"not JSON: {exc}") from None
+            verified = verify_proof(trusted, document)
         except ProofRejected as exc:
             failed += 1
             click.secho(f"{proof}: proof REJECTED at {exc.field}: {exc}", fg="red", err=True)
