@@ -61,12 +61,11 @@ class _NodeCollector:
         yield GaugeMetricFamily("yilian_peers", "Connected consortium peers", value=len(peers))
         yield GaugeMetricFamily("yilian_validators", "Validators in force for the next block", value=len(service.chain.validators))
         yield GaugeMetricFamily("yilian_db_size_bytes", "Bytes on disk under the data directory", value=_size(self.data_dir))
-        import sys
-
-        host = sys.modules.get("node.p2p.host")  # a solo node never loads libp2p
-        TRAFFIC = host.TRAFFIC if host is not None else {"in": 0, "out": 0}
+        moved = {"in": 0, "out": 0}
+        if getattr(service.engine, "host", None) is not None:  # a solo node has no p2p host (and never loads libp2p)
+            from node.p2p.host import TRAFFIC as moved
         traffic = CounterMetricFamily("yilian_p2p_bytes", "Bytes of p2p frames sent and received", labels=["direction"])
-        for direction, value in TRAFFIC.items():
+        for direction, value in moved.items():
             traffic.add_metric([direction], value)
         yield traffic
 

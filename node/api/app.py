@@ -18,6 +18,9 @@ def create_app(service: NodeService, *, custodian=None, data_token: str | None =
     app.state.service = service
     problems.install(app)
     app.state.custodian, app.state.data_token = custodian, data_token
+    from chain_sdk.verify import Genesis
+
+    app.state.light_genesis = Genesis.from_document(service.chain.genesis.raw)  # for the console's proof checks
     if metrics is None:
         from node.metrics import NodeMetrics
 

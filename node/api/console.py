@@ -124,11 +124,9 @@ def contract_events(service: NodeService, contract: str, topics: list[list[bytes
     return found
 
 
-def _genesis(service: NodeService) -> Genesis:
-    cached = getattr(service, "_console_genesis", None)
-    if cached is None:
-        cached = service._console_genesis = Genesis.from_document(service.chain.genesis.raw)  # type: ignore[attr-defined]
-    return cached
+def _genesis(request: Request) -> Genesis:
+    """The light client's view of this chain's genesis (made once, when the app is created)."""
+    return request.app.state.light_genesis
 
 
 def _args(event: Event) -> str:
@@ -204,7 +202,7 @@ def block_page(height: int, request: Request, service: NodeService = Depends(_se
 def tx_page(tx_hash: str, request: Request, service: NodeService = Depends(_service)) -> HTMLResponse:
     t = LABELS[_lang(request)]
     record, receipt = service.receipt(parse_bytes(tx_hash, "tx_hash", 32))
-    events = decode_events([[log.address, list(log.topics), log.data] for log in receipt.logs], _genesis(service).contracts)
+    events = decode_events([[log.address, list(log.topics), log.data] for log in receipt.logs], _genesis(request).contracts)
     rows = [[_e(t["block"]), f'<a href="/ui/blocks/{record.height}">{record.height}</a>'], [_e(t["sender"]), _hex(record.tx.sender)],
             [_e(t["to"]), _hex(record.tx.to)],
             [_e(t["status"]), f'<span class="{"ok" if receipt.status == 1 else "bad"}">{"success" if receipt.status == 1 else _e(receipt.revert_reason or "reverted")}</span>']]
@@ -216,7 +214,7 @@ def tx_page(tx_hash: str, request: Request, service: NodeService = Depends(_serv
 def record_page(record_id: str, request: Request, service: NodeService = Depends(_service)) -> HTMLResponse:
     t = LABELS[_lang(request)]
     rid = parse_bytes(record_id, "record_id", 32)
-    genesis = _genesis(service)
+    genesis = _genesis(request)
     try:
         owner, custodian, commitment, _type, schema_version, version, revoked, _updated = view(service.chain, "RecordRegistry", "record", rid)
     except LookupError:
@@ -262,7 +260,7 @@ def guarantees(request: Request, number: str = "", service: NodeService = Depend
     facts = _table(["", ""], [[_e(t["enterprise"]), _e(enterprise)], [_e(t["institution"]), _e(institution)], [_e(t["beneficiary"]), _e(beneficiary)],
                               [_e(t["amount"]), f"{amount:,}"], [_e(t["not_after"]), _e(time.strftime("%Y-%m-%d %H:%M", time.localtime(not_after))) if not_after else "—"],
                               ["project", f'<span class="mono">{_hex(project)}</span>']]) if status else ""
-    history = contract_events(service, "Guarantee", [None, [raw]], _genesis(service))
+    history = contract_events(service, "Guarantee", [None, [raw]], _genesis(request))
     rows = [[str(height), f'<a class="mono" href="/ui/tx/{_hex(tx)}">{_hex(tx)[:18]}…</a>', _e(e.name)] for height, tx, e in sorted(history)]
     return _page(request, f"{t['guarantees']} {number[:18]}…", form + verdict + facts + (_table([t["block"], t["tx"], t["events"]], rows) if rows else ""))
 
@@ -289,7 +287,7 @@ def qr_page(request: Request, request_uri: str = "", service: NodeService = Depe
 @router.get("/ui/members", response_class=HTMLResponse)
 def members_page(request: Request, service: NodeService = Depends(_service)) -> HTMLResponse:
     t = LABELS[_lang(request)]
-    genesis = _genesis(service)
+    genesis = _genesis(request)
     addresses = [m.admin for m in service.chain.genesis.members]
     for _height, _tx, event in contract_events(service, "MemberRegistry", [], genesis):
         if event.name == "MemberAdded" and bytes.fromhex(event.args["admin"][2:]) not in addresses:
@@ -324,14 +322,13 @@ async def verify_record(request: Request, service: NodeService = Depends(_servic
         raise Problem(422, "invalid-request", "Invalid request", "the body must be JSON {record_id, record?, salt?}") from None
     if not isinstance(body, dict):
         raise Problem(422, "invalid-request", "Invalid request", "the body must be JSON {record_id, record?, salt?}")
-    return await asyncio.to_thread(_verify_record, service, body)
+    return await asyncio.to_thread(_verify_record, service, _genesis(request), body)
 
 
-def _verify_record(service: NodeService, body: dict) -> dict:
+def _verify_record(service: NodeService, genesis: Genesis, body: dict) -> dict:
     from chain_sdk import records
 
     record_id = parse_bytes(body.get("record_id") if isinstance(body.get("record_id"), str) else "", "record_id", 32)
-    genesis = _genesis(service)
     checks: list[str] = []
     history = [h for h in contract_events(service, "RecordRegistry", [None, [record_id]], genesis) if h[2].name in ("Anchored", "Updated", "Revoked")]
     if not history:

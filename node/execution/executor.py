@@ -321,9 +321,8 @@ class Executor:
 
     def validator_change_heights(self) -> list[int]:
         """Heights at which governance's decisions (as of the head) change the validator set."""
-        self.validators_at(0)  # refresh the cached updates
         with self._head_lock:
-            _, updates, _ = self._head_sets  # type: ignore[misc]
+            _, updates, _ = self._head_cache()
         return sorted({u.effective_height for u in updates
                        if u.effective_height > 0 and self.validators_at(u.effective_height - 1) != self.validators_at(u.effective_height)})
 
@@ -334,17 +333,20 @@ class Executor:
         heights, the set known now, which blocks still to come may change.
         """
         with self._head_lock:
-            head = self.store.head()
-            cached = self._head_sets
-            if cached is None or cached[0] != head:
-                cached = self._head_sets = (head, validator_updates(self._head_view().get_storage), {})
-            _, updates, sets = cached
+            _, updates, sets = self._head_cache()
             found = sets.get(height)
             if found is None:
                 if len(sets) > 64:
                     sets.clear()
                 found = sets[height] = validator_set_at(self.genesis_validators, updates, height, self.suite)
             return found
+
+    def _head_cache(self):  # type: ignore[no-untyped-def]
+        """(head, the registry's validator updates, sets by height) for the current head; call with _head_lock held."""
+        head = self.store.head()
+        if self._head_sets is None or self._head_sets[0] != head:
+            self._head_sets = (head, validator_updates(self._head_view().get_storage), {})
+        return self._head_sets
 
     def _set_hash(self, validators: ValidatorSet) -> bytes:
         found = self._set_hashes.get(validators)
