@@ -47,12 +47,17 @@ class SharedRecord:
     access_tx: str
 
 
+def access_signing_bytes(request: dict) -> bytes:
+    """What the grantee signs: the domain, then the canonical JSON of every field but ``signature``."""
+    body = {key: value for key, value in request.items() if key != "signature"}
+    return ACCESS_DOMAIN + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
 def access_request(wallet: Wallet, *, record_id: bytes, grant_id: bytes, custodian: str) -> dict:
     """A one-time request, valid for two minutes, signed with the grantee's SM2 key."""
     body = {"record_id": "0x" + record_id.hex(), "grant_id": "0x" + grant_id.hex(), "grantee_public_key": "0x" + wallet.public_key.hex(),
             "custodian": custodian.lower(), "timestamp": int(time.time()), "nonce": os.urandom(16).hex()}
-    message = ACCESS_DOMAIN + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    return {**body, "signature": "0x" + wallet.sign(message).hex()}
+    return {**body, "signature": "0x" + wallet.sign(access_signing_bytes(body)).hex()}
 
 
 def open_answer(wallet: Wallet, answer: dict) -> SharedRecord:

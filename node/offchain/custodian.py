@@ -28,6 +28,7 @@ from eth_abi import encode as abi_encode
 
 from chain_sdk import records
 from chain_sdk.contracts import decode_error
+from chain_sdk.data import access_signing_bytes
 from node.crypto import get_suite, sm4
 from node.crypto.suites import PrivateKey
 from node.errors import ValidationError, YilianError
@@ -38,7 +39,6 @@ from node.views import BINDINGS, ContractReverted, view
 
 log = logging.getLogger("yilian.custodian")
 
-ACCESS_DOMAIN = b"YILIAN/data-access/v1\x00"
 REQUEST_WINDOW_S = 120
 TX_WAIT_S = 30.0
 MAX_BATCH = 10_000
@@ -258,8 +258,7 @@ class Custodian:
     def _serve(self, request: dict, record_id: bytes, grant_id: bytes, grantee_key: bytes) -> dict:
         grantee = self.suite.address(grantee_key)
         signature = request.get("signature", "")
-        body = {k: v for k, v in request.items() if k != "signature"}
-        message = ACCESS_DOMAIN + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        message = access_signing_bytes(request)
         try:
             signed = self.suite.verify(grantee_key, message, bytes.fromhex(str(signature).removeprefix("0x")))
         except ValueError:
