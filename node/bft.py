@@ -21,11 +21,14 @@ block and its certificate).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import queue
 import threading
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -44,7 +47,8 @@ from node.consensus.wal import FileWal
 from node.crypto.peer_id import P2PIdentity
 from node.crypto.suites import PrivateKey
 from node.errors import ValidationError, YilianError
-from node.execution.executor import BlockExecution, InvalidBlock
+from node.execution.executor import DOES_NOT_FIT, BlockExecution, InvalidBlock
+from node.ledger.db import StorageCorruption
 from node.mempool import Mempool
 from node.p2p.host import CONSENSUS, DATA, SYNC, TX, MemberHost
 from node.types import Block, CommitCertificate, Proposal
@@ -56,6 +60,56 @@ STATUS_S = 1.0
 SYNC_TIMEOUT_S = 5.0
 MEMBERSHIP_S = 1.0
 MAX_BLOCKS_KEPT = 64
+TX_GOSSIP_S = 0.05  # batching window for gossiped transactions (each message costs more than a transaction)
+BUILD_SHARE = 0.3  # of the round's propose timeout, the most a proposer spends executing its block
+
+
+class EvidenceLog:
+    """Equivocation evidence this node saw: two conflicting messages signed by one validator for one height and
+    round. Kept in ``<data>/evidence.jsonl`` (one JSON object per line, fsynced), served at ``GET /v1/evidence``
+    so that the centers can vote its center out (``yilian governance propose remove-center``); anyone can
+    re-check both signatures from the encoded messages."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[dict] = []
+        self._lock = threading.Lock()
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    self.items.append(json.loads(line))
+                except ValueError:
+                    log.warning("skipping an unreadable line of %s (cut short by a crash?)", path)
+
+    def record(self, evidence) -> None:  # type: ignore[no-untyped-def]
+        first, second = evidence.first, evidence.second
+        item = {"validator": "0x" + evidence.validator.hex(), "height": first.height, "round": first.round,
+                "kind": type(first).__name__.lower() if isinstance(first, Proposal) else first.type.name.lower(),
+                "first": "0x" + encode_message(first).hex(), "second": "0x" + encode_message(second).hex(),
+                "seen_at_ms": int(time.time() * 1000)}
+        key = (item["validator"], item["height"], item["round"], item["kind"])
+        with self._lock:
+            if any((i["validator"], i["height"], i["round"], i["kind"]) == key for i in self.items):
+                return
+            self.items.append(item)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(item) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        log.warning("EQUIVOCATION: validator %s signed two different %ss at height %d round %d; evidence kept in %s "
+                    "and at /v1/evidence; the centers can vote its center out (yilian governance propose remove-center)", item["validator"], item["kind"], item["height"],
+                    item["round"], self.path)
+
+
+def parse_tx_batch(payload: bytes) -> list[bytes]:
+    """A ``/yilian/tx/1`` frame: a msgpack list of raw transactions; raises ValidationError on anything else."""
+    try:
+        batch = msgpack.unpackb(payload)
+    except (ValueError, msgpack.exceptions.ExtraData, msgpack.exceptions.FormatError, msgpack.exceptions.StackError) as exc:
+        raise ValidationError("transactions", f"not msgpack: {exc}") from None
+    if not isinstance(batch, list) or not all(isinstance(raw, bytes) for raw in batch):
+        raise ValidationError("transactions", "expected a msgpack list of raw transactions")
+    return batch
 
 
 class BftEngine:
@@ -77,6 +131,7 @@ class BftEngine:
         self.host = MemberHost(identity, self.members, listen, dial)
         self.members = self.host.members  # one dict: the gate and the engine see the same members
         self.wal = FileWal(wal_path)
+        self.evidence = EvidenceLog(Path(wal_path).with_name("evidence.jsonl"))
         self.cache = SignatureCache()
         self.outbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self.blocks: OrderedDict[bytes, bytes] = OrderedDict()  # proposed block bytes by hash
@@ -201,8 +256,7 @@ class BftEngine:
             elif isinstance(action, Commit):
                 await self._commit(action.height, action.block_hash, action.certificate)
             elif isinstance(action, ReportEvidence):
-                log.warning("equivocation by validator 0x%s at height %d round %d", action.evidence.validator.hex(),
-                            action.evidence.first.height, action.evidence.first.round)
+                await trio.to_thread.run_sync(self.evidence.record, action.evidence)
 
     async def _timer(self, action: ScheduleTimeout) -> None:
         await trio.sleep(action.duration_ms / 1000)
@@ -217,11 +271,22 @@ class BftEngine:
         if self.chain.height + 1 != action.height:
             return
 
+        # execute for at most a share of the propose timeout: the others must get the block, re-execute it and
+        # vote before the round's timeouts; what is left waits for the next block
+        build_s = BUILD_SHARE * (self.chain.genesis.consensus.timeout_propose_ms + self.chain.genesis.consensus.timeout_delta_ms * action.round) / 1000
+
         def build() -> BlockExecution:
             candidates = self.mempool.ready(self.chain.genesis.consensus.max_block_txs, self.chain.executor.head_nonce)
-            return self.chain.propose(candidates, int(time.time() * 1000), self.key.address)
+            execution = self.chain.propose(candidates, int(time.time() * 1000), self.key.address, time.perf_counter() + build_s)
+            permanent = {tx.hash: reason for tx, reason in execution.rejected if not reason.startswith(DOES_NOT_FIT)}
+            if permanent:
+                self.mempool.remove([tx for tx, _ in execution.rejected if tx.hash in permanent], permanent)
+            return execution
 
+        started = time.perf_counter()
         execution = await trio.to_thread.run_sync(build)
+        log.debug("built block %d (round %d): %d txs in %.3f s", action.height, action.round, len(execution.transactions),
+                  time.perf_counter() - started)
         self._keep(execution.block_hash, execution.block.encode(), execution)
         await self._feed(ProposalReady(action.height, action.round, execution.block_hash))
 
@@ -249,7 +314,9 @@ class BftEngine:
             block = Block.decode(raw)
             if self.chain.height + 1 != action.height or block.header.height != action.height:
                 raise InvalidBlock("header.height", f"block {block.header.height} is not next (head {self.chain.height})")
-            execution = await trio.to_thread.run_sync(self.chain.validate, block)
+            started = time.perf_counter()
+            execution = await trio.to_thread.run_sync(self.chain.validate, block, self.mempool.checked)
+            log.debug("re-executed proposed block %d: %d txs in %.3f s", action.height, len(block.transactions), time.perf_counter() - started)
             self.executions[action.block_hash] = execution
             valid = True
         except (ValidationError, YilianError) as exc:
@@ -263,7 +330,7 @@ class BftEngine:
             raw = self.blocks.get(block_hash)
             if raw is None:
                 raise YilianError(f"committed block 0x{block_hash.hex()} at height {height} is not here; block sync will fetch it")
-            execution = await trio.to_thread.run_sync(self.chain.validate, Block.decode(raw))
+            execution = await trio.to_thread.run_sync(self.chain.validate, Block.decode(raw), self.mempool.checked)
         await trio.to_thread.run_sync(self._commit_blocking, execution, certificate)
         self.executions.clear()
         await self._sync_step(CommittedLocally(height))
@@ -307,9 +374,7 @@ class BftEngine:
         return None
 
     async def _on_tx(self, peer: str, payload: bytes) -> None:
-        batch = msgpack.unpackb(payload)
-        if not isinstance(batch, list) or not all(isinstance(raw, bytes) for raw in batch):
-            raise ValidationError("transactions", "expected a msgpack list of raw transactions")
+        batch = parse_tx_batch(payload)
 
         def add_all() -> None:
             for raw in batch:
@@ -326,8 +391,12 @@ class BftEngine:
             return msgpack.packb(self.chain.height)
         if payload[:1] == b"G":
             height = int.from_bytes(payload[1:9], "big")
-            block = self.chain.store.block(height)
-            certificate = self.chain.store.certificate(height)
+            try:
+                block = self.chain.store.block(height)
+                certificate = self.chain.store.certificate(height)
+            except StorageCorruption as exc:  # our disk's fault, not the asking peer's: say we do not have it
+                log.error("cannot serve block %d to %s: %s", height, self.members.get(peer), exc)
+                return msgpack.packb(None)
             if block is None or certificate is None:
                 return msgpack.packb(None)
             return msgpack.packb([block.encode(), certificate.encode()])
@@ -428,15 +497,26 @@ class BftEngine:
     # -- periodic ----------------------------------------------------------------------------
 
     async def _regossip(self) -> None:
+        """Send this height's messages again while the height makes no progress (a lost message, a peer that
+        reconnected); a chain that commits needs none of it."""
+        seen = (-1, -1)
         while True:
             await trio.sleep(REGOSSIP_S)
-            await self.events_in.send(("actions", [Broadcast(m) for m in self.machine.regossip()]))
+            now = (self.machine.height, self.machine.round)
+            if now == seen:
+                await self.events_in.send(("actions", [Broadcast(m) for m in self.machine.regossip()]))
+            seen = now
 
     async def _status(self) -> None:
+        """Ask every peer its height while this node's height stands still (a node that commits is not behind;
+        consensus messages for later heights also tell it when it is)."""
+        seen = -1
         while True:
             await trio.sleep(STATUS_S)
-            for peer in list(self.host.connected):
-                self.nursery.start_soon(self._ask_height, peer)
+            if self.chain.height == seen:
+                for peer in list(self.host.connected):
+                    self.nursery.start_soon(self._ask_height, peer)
+            seen = self.chain.height
 
     async def _ask_height(self, peer: str) -> None:
         try:
@@ -457,7 +537,7 @@ class BftEngine:
             elif isinstance(action, ApplyBlock):
                 if action.height == self.chain.height + 1:
                     block = Block.decode(action.block)
-                    execution = await trio.to_thread.run_sync(self.chain.validate, block)
+                    execution = await trio.to_thread.run_sync(self.chain.validate, block, self.mempool.checked)
                     await trio.to_thread.run_sync(self._commit_blocking, execution, action.certificate)
                     self.executions.clear()
                     log.info("synced block %d from a peer", action.height)
@@ -480,7 +560,7 @@ class BftEngine:
             await self.events_in.send(("sync", RequestFailed(peer, height)))
 
     async def _forward_transactions(self) -> None:
-        """Gossip transactions accepted by this node's API to every peer, in batches every 20 ms
+        """Gossip transactions accepted by this node's API to every peer, in batches every 50 ms
         (full mesh: no relaying needed; one stream per batch instead of one per transaction)."""
         while True:
             batch: list[bytes] = []
@@ -491,4 +571,4 @@ class BftEngine:
                     break
             if batch:
                 self._broadcast(TX, msgpack.packb(batch))
-            await trio.sleep(0.02)
+            await trio.sleep(TX_GOSSIP_S)

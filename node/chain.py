@@ -14,9 +14,13 @@ from pathlib import Path
 
 from node.config import Genesis
 from node.execution.executor import BlockExecution, Executor
+from node.errors import YilianError
 from node.ledger.db import Database, DatabaseError, StorageFailure
 from node.ledger.store import BlockStore
 from node.types import Block, CommitCertificate, Header, ValidatorSet
+
+
+CHECKED_AT_OPEN = 16  # blocks re-checked each time the ledger is opened
 
 
 class Chain:
@@ -54,6 +58,45 @@ class Chain:
                 f"{self.database.path} belongs to another chain (genesis 0x{stored.hex()[:16]}…, this genesis is "
                 f"0x{genesis_hash.hex()[:16]}…); use an empty data directory for this consortium"
             )
+        else:
+            self.check_recent()
+
+    def check_recent(self, count: int = CHECKED_AT_OPEN) -> None:
+        """Check the last ``count`` blocks as a peer would before the node serves them: each block's hash and
+        transactions, the parent links, each certificate against the validator set of its height, the receipts
+        against ``receipt_root``, and that the head's state is on disk. Raises StorageCorruption."""
+        from node.ledger.db import REPAIR_HINT, StorageCorruption
+        from node.ledger.merkle import merkle_root
+
+        head = self.store.height
+        child = None
+        for height in range(head, max(head - count, 0), -1):
+            block = self.store.block(height)
+            certificate = self.store.certificate(height)
+            problem = None
+            if block is None or certificate is None:
+                problem = "is missing"
+            elif child is not None and child.header.parent_hash != block.hash(self.suite):
+                problem = "is not the parent of the next block"
+            elif certificate.block_hash != block.hash(self.suite) or certificate.height != height:
+                problem = "does not match its certificate"
+            elif merkle_root(self.suite, [r.encode() for r in self.store.receipts(height)]) != block.header.receipt_root:
+                problem = "has receipts that do not match its receipt_root"
+            else:
+                try:
+                    certificate.verify(self.suite, self.validators_at(height), chain_id=self.chain_id)
+                except YilianError as exc:
+                    problem = f"has a certificate that does not verify ({exc})"
+            if problem is not None:
+                raise StorageCorruption(f"block {height} in {self.database.path} {problem}; {REPAIR_HINT}")
+            child = block
+        header = self.store.header(head)
+        from eth.constants import BLANK_ROOT_HASH
+
+        from node.ledger.db import STATE
+
+        if header is not None and header.state_root != BLANK_ROOT_HASH and self.database.get(STATE + header.state_root) is None:
+            raise StorageCorruption(f"the state of block {head} is missing from {self.database.path}; {REPAIR_HINT}")
 
     @property
     def height(self) -> int:
@@ -75,13 +118,14 @@ class Chain:
 
     # -- the consensus seam --------------------------------------------------------
 
-    def propose(self, candidates, time_ms: int, proposer: bytes) -> BlockExecution:  # type: ignore[no-untyped-def]
-        """Build the next block on the head from ``candidates`` (decoded transactions)."""
-        return self.executor.build_block(self.head_header(), candidates, time_ms, proposer)
+    def propose(self, candidates, time_ms: int, proposer: bytes, deadline: float | None = None) -> BlockExecution:  # type: ignore[no-untyped-def]
+        """Build the next block on the head from ``candidates`` (decoded transactions), stopping at ``deadline``."""
+        return self.executor.build_block(self.head_header(), candidates, time_ms, proposer, deadline)
 
-    def validate(self, block: Block) -> BlockExecution:
-        """Re-execute a proposed block; raises InvalidBlock naming what is wrong."""
-        return self.executor.validate_and_execute(block)
+    def validate(self, block: Block, known=None) -> BlockExecution:  # type: ignore[no-untyped-def]
+        """Re-execute a proposed block; raises InvalidBlock naming what is wrong. ``known``: see
+        :meth:`Executor.validate_and_execute` (transactions already checked by the pool)."""
+        return self.executor.validate_and_execute(block, known)
 
     def commit(self, execution: BlockExecution, certificate: CommitCertificate) -> None:
         """Check the certificate against the block and write both (one atomic batch)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from chain_sdk import Auditor, Client, DataRefused, DataService, Enterprise, FinancialInstitution, QrRefused, TradingCenter, \
     TransactionFailed, Wallet, gm
 from chain_sdk.verify import Genesis, ProofRejected, verify_file, verify_proof
-from node.bench.localnet import free_port_block
+from node.harness import free_port_block
 
 CENTERS = ("A", "B", "C", "D")
 USCC = "91350100M000100Y43"

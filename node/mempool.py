@@ -46,6 +46,11 @@ class Mempool:
     def get(self, tx_hash: bytes) -> ChainTx | None:
         return self._by_hash.get(tx_hash)
 
+    def checked(self, tx_hash: bytes, raw: bytes) -> ChainTx | None:
+        """The waiting transaction with these exact bytes, already decoded and signature-checked, or None."""
+        tx = self._by_hash.get(tx_hash)
+        return tx if tx is not None and tx.raw == raw else None
+
     def add(self, raw: bytes) -> ChainTx:
         """Check ``raw`` and queue it; raises TxRejected (or ValidationError) with the reason."""
         tx = decode_transaction(raw, self.chain.suite, self.chain.chain_id)

@@ -16,6 +16,7 @@ from pathlib import Path
 from node.config import NodeConfig
 
 log = logging.getLogger("yilian.node")
+MAX_CONNECTIONS = 1000  # open API connections and tasks; beyond, uvicorn answers 503 (slow or idle clients cannot starve it)
 
 
 class JsonFormatter(logging.Formatter):
@@ -108,7 +109,8 @@ def run_node(config: NodeConfig, *, port: int | None = None) -> None:
             header.height, header.time_ms, header.tx_count, certificate.round, [s.validator for s in certificate.signatures]))
         app = create_app(service, custodian=custodian, data_token=_data_token(config), metrics=metrics)
         server = uvicorn.Server(uvicorn.Config(app, host=config.api_host, port=port or config.api_port,
-                                               log_level="warning", access_log=False, lifespan="off"))
+                                               log_level="warning", access_log=False, lifespan="off",
+                                               limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5))
         def storage_failed(exc: Exception) -> None:
             log.critical("%s; stopping the node", exc)
             server.should_exit = True
@@ -184,6 +186,28 @@ def _data_service(config: NodeConfig, service, engine):  # type: ignore[no-untyp
     return custodian, store
 
 
+def set_ledger_aside(config: NodeConfig) -> Path | None:
+    """``yilian node --repair``: rename ``<data>/chain`` to ``chain.damaged-<UTC time>`` so that the node starts from
+    genesis and block sync fetches (and re-checks) every block from the peers. Only the ledger moves: keys, the
+    consensus WAL (own votes, so the validator never signs twice) and the custodian's records stay."""
+    import time
+
+    from node.errors import ConfigError
+
+    genesis = config.load_genesis()
+    if len(genesis.validators) < 2 or not config.peers:
+        raise ConfigError("--repair re-syncs from the other centers, and this consortium has none; restore "
+                          f"{config.data_dir / 'chain'} from a backup instead")
+    chain = config.data_dir / "chain"
+    if not chain.exists():
+        log.info("repair: no ledger at %s; the node starts from genesis and syncs", chain)
+        return None
+    aside = chain.with_name(f"chain.damaged-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}")
+    chain.rename(aside)
+    log.warning("repair: moved the ledger to %s (delete it once the node has caught up); re-syncing from the peers", aside)
+    return aside
+
+
 def check_writable(directory: Path) -> None:
     """Raise ConfigError unless ``directory`` exists (or can be made) and this user can write files in it."""
     import os
@@ -231,9 +255,29 @@ def check_node(config: NodeConfig, *, port: int | None = None) -> list[str]:
         if what == "p2p" and len(genesis.validators) == 1:
             continue
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the node's servers do: TIME_WAIT is no obstacle
             try:
                 sock.bind((host, number))
             except OSError as exc:
                 raise ConfigError(f"{what} port {host}:{number} is not free ({exc.strerror}); is the node already running?") from None
         done.append(f"{what} port {host}:{number} is free")
+    ledger = config.data_dir / "chain"
+    if ledger.exists():
+        done.append(check_ledger(config))
     return done
+
+
+def check_ledger(config: NodeConfig) -> str:
+    """Read every record of the ledger with LevelDB checksums on, then re-check the recent blocks as a peer would
+    (what the node also does, for the recent blocks only, each time it opens the ledger). Raises StorageCorruption."""
+    from node.chain import Chain
+    from node.ledger.db import Database
+
+    with Database(config.data_dir / "chain", create=False) as database:
+        records = sum(1 for _ in database.iterate(b"", b"\xff" * 33))
+    chain = Chain(config.data_dir, config.load_genesis())  # opening re-checks the last blocks
+    try:
+        height = chain.height
+    finally:
+        chain.close()
+    return f"ledger {config.data_dir / 'chain'}: {records} records read with checksums, recent blocks re-checked, head {height}"

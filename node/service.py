@@ -112,6 +112,8 @@ class NodeService:
             return head
         if tag == "earliest":
             return 0
+        if isinstance(tag, bool) or not isinstance(tag, (int, str)):
+            raise ValidationError("block", f"{tag!r} is not a block number or tag (latest, earliest, pending, safe, finalized)")
         if isinstance(tag, int):
             height = tag
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any, Callable
 
 from eth_bloom import BloomFilter
@@ -24,6 +25,7 @@ from node.errors import ValidationError, YilianError
 from node.execution.transactions import ETHEREUM
 from node.service import VERSION, NodeService, NotFound
 
+log = logging.getLogger("yilian.api")
 router = APIRouter()
 MAX_BATCH = 100
 EMPTY_UNCLES = bytes.fromhex("1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347")
@@ -303,6 +305,11 @@ def _dispatch(api: EthApi, request: Any) -> dict | None:
         response = {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32000, "message": str(exc)}}
     except (KeyError, ValueError) as exc:
         response = {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32602, "message": f"invalid params: {exc}"}}
+    except (TypeError, AttributeError, IndexError, OverflowError) as exc:
+        # params of the wrong JSON type reaching a method that did not check them (found by fuzzing): the
+        # caller's mistake, said as such, never an HTTP 500
+        log.info("JSON-RPC %s: params %.200r refused late (%s: %s)", request.get("method"), request.get("params"), type(exc).__name__, exc)
+        response = {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32602, "message": f"invalid params: {type(exc).__name__}: {exc}"}}
     return response
 
 

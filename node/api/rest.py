@@ -77,6 +77,14 @@ def get_status(node: NodeService = Depends(service)) -> dict:
     return node.status()
 
 
+@router.get("/evidence", summary="Equivocation evidence this node saw (two conflicting signed messages per entry)")
+def get_evidence(node: NodeService = Depends(service)) -> dict:
+    log = getattr(node.engine, "evidence", None)
+    return {"evidence": list(log.items) if log is not None else [],
+            "decode": "first/second are consensus messages as on the wire (tag P or V, then the canonical encoding); "
+                      "check both signatures against the validator's key in the genesis or registry"}
+
+
 def _block_json(node: NodeService, block, full: bool) -> dict:  # type: ignore[no-untyped-def]
     block_hash = block.hash(node.chain.suite)
     certificate = node.chain.store.certificate(block.header.height)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from node.bench.execution import _free_port
+from node.harness import free_port
 
 
 @contextlib.contextmanager
@@ -21,7 +21,7 @@ def solo_localnet() -> Iterator[tuple[str, Path]]:
     from chain_sdk import Client
 
     with tempfile.TemporaryDirectory(prefix="yilian-bench-") as scratch:
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen([sys.executable, "-m", "node.cli", "localnet", "--dir", scratch, "--port", str(port), "--log-level", "warning"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         url = f"http://127.0.0.1:{port}"

@@ -15,7 +15,6 @@ three admitted development accounts.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ SELECTOR = bytes.fromhex("60fe47b1")  # set(uint256)
 
 
 from eth_utils import to_checksum_address
+
+from node.harness import free_port
 
 
 def _sign_batch(accounts: list, start_nonces: list[int], count: int, to: bytes, chain_id: int) -> list[bytes]:
@@ -72,12 +73,6 @@ def _ceiling(count: int, chain_id: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _rpc(url: str, payload: object) -> object:
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=120) as response:
@@ -88,7 +83,7 @@ def _node(count: int, progress: Callable[[str], None]) -> dict:
     from eth_account import Account
 
     with tempfile.TemporaryDirectory(prefix="yilian-bench-") as scratch:
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "node.cli", "localnet", "--dir", scratch, "--port", str(port), "--log-level", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

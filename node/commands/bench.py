@@ -30,11 +30,12 @@ def _rows(prefix: str, value: object) -> list[tuple[str, str]]:
 @click.command("bench")
 @click.argument("names", nargs=-1)
 @click.option("--quick", is_flag=True, help="Short runs (for CI): same figures, less precision.")
-@click.option("--nodes", type=click.IntRange(2, 16), default=4, show_default=True, help="Validators for the localnet benchmark.")
+@click.option("--nodes", type=click.IntRange(1, 16), multiple=True,
+              help="Validator counts for the localnet benchmark (repeat; default 1 4 7 10, with --quick 1 4).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("bench-results.json"), show_default=True, help="Where to write the JSON results.")
 @click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench"), show_default=True,
               help="Where to write RESULTS.md and one PNG chart per benchmark.")
-def command(names: tuple[str, ...], quick: bool, nodes: int, out: Path, report_dir: Path) -> None:
+def command(names: tuple[str, ...], quick: bool, nodes: tuple[int, ...], out: Path, report_dir: Path) -> None:
     """Run the benchmarks NAMES (default: all) and write their results to --out."""
     available = _available()
     chosen = list(names) or available

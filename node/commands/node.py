@@ -17,7 +17,10 @@ import click
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write logs here, rotated at 10 MiB with 5 files kept (default: stderr).")
 @click.option("--check", is_flag=True, help="Validate the configuration, keys, data directory and ports, then exit.")
-def command(home: Path, port: int | None, log_level: str, log_format: str, log_file: Path | None, check: bool) -> None:
+@click.option("--repair", is_flag=True,
+              help="Move a damaged ledger aside and re-sync every block from the other centers, then run "
+                   "(keys, consensus WAL and custodian data are kept).")
+def command(home: Path, port: int | None, log_level: str, log_format: str, log_file: Path | None, check: bool, repair: bool) -> None:
     """Run the node of the center in HOME (solo mode for a one-validator consortium)."""
     from node.config import load_node_config
     from node.runner import check_node, configure_logging, run_node
@@ -29,4 +32,8 @@ def command(home: Path, port: int | None, log_level: str, log_format: str, log_f
         click.secho(f"{config.name}: configuration is valid; start it with `yilian node --home {home}`", fg="green", bold=True)
         return
     configure_logging(log_level, log_format, log_file)
+    if repair:
+        from node.runner import set_ledger_aside
+
+        set_ledger_aside(config)
     run_node(config, port=port)

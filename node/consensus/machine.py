@@ -12,6 +12,12 @@ Deviations, each on the safe side:
 
 * A proposer also schedules ``timeoutPropose`` (if its application is slow to
   build a block, the round moves on).
+* ``timeoutPropose`` does not fire while the round's proposal is here and its
+  ``valid(v)`` is still being computed: the paper evaluates ``valid(v)`` at
+  once, and a block that takes longer to re-execute than the timeout would
+  otherwise never be accepted (every round would prevote nil on it). Only
+  liveness is at stake: the answer always comes (the node gives up on a
+  missing body after a few seconds), and the block gas limit bounds the work.
 * Line 49 fires on +2/3 precommits for ``v`` once ``v`` is known valid, even
   if the PROPOSAL message itself was missed (the node fetches the body);
   safety rests on the precommit quorum, not on the proposal.
@@ -117,6 +123,7 @@ class Tendermint:
         self.precommit_timeout_rounds: set[int] = set()
         self.line36_rounds: set[int] = set()
         self.awaiting_value: Optional[tuple[int, int]] = None
+        self.propose_deferred: set[int] = set()
         for key in [k for k in self.signed if k[1] < height - 1]:
             del self.signed[key]  # the WAL keeps them; the machine needs only recent ones
 
@@ -146,7 +153,20 @@ class Tendermint:
         actions: list[Action] = []
         self._handle(event, actions)
         self._evaluate(actions)
+        self._settle_deferred(actions)
         return actions
+
+    def _settle_deferred(self, actions: list[Action]) -> None:
+        """A propose timeout held back while valid(v) was computed takes effect once the verdict is in, if no
+        rule prevoted on it (e.g. a re-proposal whose polka this validator has not seen)."""
+        if self.round not in self.propose_deferred or self.step_p != Step.PROPOSE:
+            return
+        proposal = self.proposals.get(self.round)
+        if proposal is None or proposal.block_hash in self.verdicts:
+            self.propose_deferred.discard(self.round)
+            self._vote(VoteType.PREVOTE, None, actions)
+            self.step_p = Step.PREVOTE
+            self._evaluate(actions)
 
     def _handle(self, event: Event, actions: list[Action]) -> None:
         if isinstance(event, ProposalReceived):
@@ -277,6 +297,10 @@ class Tendermint:
         if event.height != self.height or event.round != self.round:
             return
         if event.kind == TimeoutKind.PROPOSE and self.step_p == Step.PROPOSE:  # line 57
+            proposal = self.proposals.get(self.round)
+            if proposal is not None and proposal.block_hash in self.asked and proposal.block_hash not in self.verdicts:
+                self.propose_deferred.add(self.round)  # valid(v) is being computed: see _settle_deferred
+                return
             self._vote(VoteType.PREVOTE, None, actions)
             self.step_p = Step.PREVOTE
         elif event.kind == TimeoutKind.PREVOTE and self.step_p == Step.PREVOTE:  # line 61

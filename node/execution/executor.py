@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from typing import Callable, Iterator, Sequence
 
 from eth.constants import BLANK_ROOT_HASH
@@ -21,7 +22,7 @@ from node.config import Genesis
 from node.errors import ValidationError
 from node.execution.evm import gas_used_by, make_state
 from node.execution.system import registry_admits, validator_set_at, validator_updates
-from node.execution.transactions import ChainTx, PlainEvmTransaction, decode_transaction
+from node.execution.transactions import ChainTx, PlainEvmTransaction, decode_transaction, tx_hash
 from node.ledger.db import StagedStateDB
 from node.ledger.merkle import merkle_root
 from node.ledger.store import BlockCommit, BlockStore
@@ -173,13 +174,21 @@ class Executor:
 
     # -- blocks ------------------------------------------------------------------
 
-    def build_block(self, parent: Header, candidates: Sequence[ChainTx], time_ms: int, proposer: bytes) -> BlockExecution:
-        """The next block with as many of ``candidates`` (in order) as may go in; others are returned in ``rejected``."""
-        time_ms = max(time_ms, parent.time_ms + 1)
-        return self._execute(parent, candidates, time_ms, proposer, strict=False)
+    def build_block(self, parent: Header, candidates: Sequence[ChainTx], time_ms: int, proposer: bytes,
+                    deadline: float | None = None) -> BlockExecution:
+        """The next block with as many of ``candidates`` (in order) as may go in; others are returned in ``rejected``.
 
-    def validate_and_execute(self, block: Block) -> BlockExecution:
+        With ``deadline`` (a ``time.perf_counter()`` value), candidates left when it passes stay out of this
+        block and out of ``rejected``: a proposer must hand its block over before the others time out.
+        """
+        time_ms = max(time_ms, parent.time_ms + 1)
+        return self._execute(parent, candidates, time_ms, proposer, strict=False, deadline=deadline)
+
+    def validate_and_execute(self, block: Block, known: Callable[[bytes, bytes], ChainTx | None] | None = None) -> BlockExecution:
         """Check a proposed block against its parent and re-execute it.
+
+        ``known(hash, raw)`` may return the transaction already decoded and signature-checked (the
+        node's pool has most of a proposal's transactions): it must be the decoding of exactly ``raw``.
 
         Raises:
             InvalidBlock: naming the header field or transaction at fault, with
@@ -202,6 +211,10 @@ class Executor:
             raise InvalidBlock("transactions", f"{len(block.transactions)} transactions, the limit is {self.params.max_block_txs}")
         txs = []
         for index, raw in enumerate(block.transactions):
+            found = known(tx_hash(raw, self.suite), raw) if known is not None else None
+            if found is not None and found.raw == raw:
+                txs.append(found)
+                continue
             try:
                 txs.append(decode_transaction(raw, self.suite, self.chain_id))
             except ValidationError as exc:
@@ -220,7 +233,8 @@ class Executor:
             show = (lambda v: "0x" + v.hex()) if isinstance(found, bytes) else repr
             raise InvalidBlock(field, f"block has {show(found)}, expected {show(expected)}")  # type: ignore[operator]
 
-    def _execute(self, parent: Header, candidates: Sequence[ChainTx], time_ms: int, proposer: bytes, *, strict: bool) -> BlockExecution:
+    def _execute(self, parent: Header, candidates: Sequence[ChainTx], time_ms: int, proposer: bytes, *, strict: bool,
+                 deadline: float | None = None) -> BlockExecution:
         height = parent.height + 1
         parent_hash = parent.hash(self.suite)
         staged = StagedStateDB(self.store.db)
@@ -235,6 +249,8 @@ class Executor:
         seen: set[bytes] = set()
         cumulative = 0
         for index, tx in enumerate(candidates):
+            if deadline is not None and included and time.perf_counter() >= deadline:
+                break
             reason = self._inclusion_problem(state, tx, height, cumulative, seen, len(included))
             if reason is None:
                 state.lock_changes()

@@ -22,6 +22,7 @@ import coincurve
 import rlp
 from eth.abc import SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.exceptions import UnrecognizedTransactionType
 from eth.vm.forks.berlin.transactions import calculate_txn_intrinsic_gas_berlin
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_utils import ValidationError as EthValidationError
@@ -34,7 +35,7 @@ from node.types.transaction import MAX_TX_SIZE, Transaction, is_native_encoding
 
 NATIVE = "native"
 ETHEREUM = "ethereum"
-_ALLOWED_ETH_TYPES = {0, 1, 2}
+_ALLOWED_TYPED = {1, 2}  # EIP-2718 envelopes we accept; legacy transactions are plain RLP lists
 
 
 class PlainEvmTransaction:
@@ -131,6 +132,11 @@ def decode_transaction(raw: bytes, suite: Suite, chain_id: int) -> ChainTx:
     return _decode_ethereum(raw, chain_id)
 
 
+def tx_hash(raw: bytes, suite: Suite) -> bytes:
+    """The hash of a transaction of either kind from its bytes (what :func:`decode_transaction` puts in ``hash``)."""
+    return suite.hash(raw) if is_native_encoding(raw) else keccak256(raw)
+
+
 def _check_gas(gas: int, intrinsic: int) -> None:
     if gas < intrinsic:
         raise ValidationError("gas", f"gas limit {gas} is below the intrinsic cost {intrinsic} of this transaction")
@@ -153,13 +159,13 @@ def _decode_native(raw: bytes, suite: Suite, chain_id: int) -> ChainTx:
 
 def _decode_ethereum(raw: bytes, chain_id: int) -> ChainTx:
     first = raw[0]
-    if first < 0x80 and first not in _ALLOWED_ETH_TYPES:
+    if first < 0x80 and first not in _ALLOWED_TYPED:
         raise ValidationError("type", f"Ethereum transaction type {first} is not accepted (legacy, 1 and 2 are)")
     try:
         evm_tx: SignedTransactionAPI = PragueTransactionBuilder.decode(raw)
         evm_tx.validate()
         sender = _recover_sender(evm_tx)
-    except (rlp.exceptions.DeserializationError, rlp.exceptions.DecodingError) as exc:
+    except (rlp.exceptions.DeserializationError, rlp.exceptions.DecodingError, UnrecognizedTransactionType) as exc:
         raise ValidationError("transaction", f"not a valid Ethereum transaction encoding: {exc}") from None
     except (EthValidationError, ValueError, TypeError) as exc:
         raise ValidationError("signature", f"invalid Ethereum transaction: {exc}") from None

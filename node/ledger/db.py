@@ -41,6 +41,14 @@ class StorageFailure(DatabaseError):
     """The disk refused a write (full, read-only, failing): the node must stop; nothing partial was written."""
 
 
+REPAIR_HINT = ("stop the node and run `yilian node --home <home> --repair`: it moves the damaged ledger aside and "
+               "re-syncs every block from the other centers (keys, WAL and custodian data are kept)")
+
+
+class StorageCorruption(DatabaseError):
+    """Stored data fails its checks (LevelDB checksums, block hashes, the chain's links): never serve it."""
+
+
 class Database:
     """The node's LevelDB. Opening takes LevelDB's own lock: one process per data directory."""
 
@@ -55,15 +63,23 @@ class Database:
                     f"the database {self.path} is in use by another process (is a node already running on this home?)"
                 ) from None
             raise DatabaseError(f"cannot open the database {self.path}: {exc}") from None
+        except plyvel.CorruptionError as exc:
+            raise StorageCorruption(f"the database {self.path} is corrupt ({exc}); {REPAIR_HINT}") from None
         except plyvel.Error as exc:
             raise DatabaseError(f"cannot open the database {self.path}: {exc}") from None
 
     def get(self, key: bytes) -> bytes | None:
-        return self._db.get(key)
+        try:
+            return self._db.get(key, verify_checksums=True)
+        except plyvel.CorruptionError as exc:  # LevelDB's block checksums (paranoid checks) caught damage on disk
+            raise StorageCorruption(f"the database {self.path} is corrupt ({exc}); {REPAIR_HINT}") from None
 
     def iterate(self, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Items with ``start <= key < stop`` in key order."""
-        return self._db.iterator(start=start, stop=stop)
+        try:
+            yield from self._db.iterator(start=start, stop=stop, verify_checksums=True)
+        except plyvel.CorruptionError as exc:
+            raise StorageCorruption(f"the database {self.path} is corrupt ({exc}); {REPAIR_HINT}") from None
 
     def write(self, puts: dict[bytes, bytes], deletes: set[bytes] | frozenset[bytes] = frozenset()) -> None:
         """Apply ``puts`` and ``deletes`` atomically and durably (fsync); raises StorageFailure when the disk refuses."""

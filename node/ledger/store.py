@@ -8,7 +8,9 @@ from typing import Iterator, Sequence
 import msgpack
 
 from node.crypto.suites import Suite
-from node.ledger.db import Database, DatabaseError
+from node.ledger.db import REPAIR_HINT, Database, DatabaseError, StorageCorruption
+from node.ledger.merkle import merkle_root
+from node.errors import YilianError
 from node.types import Block, CommitCertificate, Header, Receipt
 
 BLOCK, HASH_AT, CERT, RECEIPTS, TX, LOG_ADDRESS, LOG_TOPIC, ADMITTED, META = (
@@ -77,16 +79,32 @@ class BlockStore:
         return self.db.get(HASH_AT + _height(height))
 
     def block_by_hash(self, block_hash: bytes) -> Block | None:
-        raw = self.db.get(BLOCK + block_hash)
-        return None if raw is None else Block.decode(raw)
+        """The stored block, checked against its key: its header must hash to ``block_hash`` and its transactions
+        to the header's ``tx_root`` (raises StorageCorruption otherwise: damaged data is never served)."""
+        return self._checked(block_hash, body=True)
 
     def block(self, height: int) -> Block | None:
         block_hash = self.block_hash(height)
-        return None if block_hash is None else self.block_by_hash(block_hash)
+        return None if block_hash is None else self._checked(block_hash, body=True)
 
     def header(self, height: int) -> Header | None:
-        block = self.block(height)
+        """The header at ``height``, checked against its hash (the transactions are not re-hashed)."""
+        block_hash = self.block_hash(height)
+        block = None if block_hash is None else self._checked(block_hash, body=False)
         return None if block is None else block.header
+
+    def _checked(self, block_hash: bytes, *, body: bool) -> Block | None:
+        raw = self.db.get(BLOCK + block_hash)
+        if raw is None:
+            return None
+        try:
+            block = Block.decode(raw)
+        except (YilianError, ValueError) as exc:
+            raise StorageCorruption(f"the stored block 0x{block_hash.hex()} does not decode ({exc}); {REPAIR_HINT}") from None
+        if block.hash(self.suite) != block_hash or (body and merkle_root(self.suite, list(block.transactions)) != block.header.tx_root):
+            raise StorageCorruption(f"the stored block 0x{block_hash.hex()} (height {block.header.height}) fails its hash check; "
+                                    f"{REPAIR_HINT}")
+        return block
 
     def certificate(self, height: int) -> CommitCertificate | None:
         raw = self.db.get(CERT + _height(height))

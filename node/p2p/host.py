@@ -18,6 +18,7 @@ Everything here runs under trio, in the node's network thread.
 from __future__ import annotations
 
 import logging
+import os
 import struct
 from collections import defaultdict
 from typing import Awaitable, Callable, Mapping
@@ -36,8 +37,14 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 
 from node.crypto.peer_id import P2PIdentity
 from node.errors import YilianError
+from node.p2p.faults import Faults
 
 log = logging.getLogger("yilian.p2p")
+
+# py-libp2p's yamux (0.8) by default answers every read with a WINDOW_UPDATE frame ("release on read"): one
+# extra encrypted frame back per message, which cost as much CPU as the messages themselves under load.
+# With it off, credit is returned go-yamux style, once half the window is consumed.
+os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
 
 CONSENSUS = TProtocol("/yilian/consensus/1")
 TX = TProtocol("/yilian/tx/1")
@@ -62,37 +69,51 @@ class StreamEnded(Exception):
     """The peer closed the stream cleanly between two frames."""
 
 
-async def read_exactly(stream: INetStream, size: int, *, at_boundary: bool = False) -> bytes:
-    data = b""
-    while len(data) < size:
-        try:
-            chunk = await stream.read(size - len(data))
-        except Exception as exc:  # libp2p raises its own errors for a closed or reset stream
-            if at_boundary and not data:
-                raise StreamEnded() from None
-            raise FrameError(f"stream failed after {len(data)} of {size} bytes: {exc}") from None
-        if not chunk:
-            if at_boundary and not data:
-                raise StreamEnded()
-            raise FrameError(f"stream ended after {len(data)} of {size} bytes")
-        data += chunk
-    return data
+class FrameReader:
+    """Reads ``u32 length ‖ payload`` frames from a stream through a buffer: one stream read usually brings a
+    whole frame, often several (each read through libp2p's yamux costs far more than the bytes it returns)."""
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, stream: INetStream) -> None:
+        self.stream = stream
+        self.buffer = bytearray()
+
+    async def _fill(self, size: int, *, at_boundary: bool) -> None:
+        while len(self.buffer) < size:
+            try:
+                chunk = await self.stream.read(max(self.CHUNK, size - len(self.buffer)))
+            except Exception as exc:  # libp2p raises its own errors for a closed or reset stream
+                if at_boundary and not self.buffer:
+                    raise StreamEnded() from None
+                raise FrameError(f"stream failed after {len(self.buffer)} of {size} bytes: {exc}") from None
+            if not chunk:
+                if at_boundary and not self.buffer:
+                    raise StreamEnded()
+                raise FrameError(f"stream ended after {len(self.buffer)} of {size} bytes")
+            self.buffer += chunk
+
+    async def frame(self, limit: int = MAX_FRAME, *, wait: bool = False) -> bytes:
+        """One frame; with ``wait`` the header may take any time (an idle long-lived stream), the rest must not."""
+        if wait:
+            await self._fill(_LENGTH.size, at_boundary=True)
+        else:
+            with trio.fail_after(READ_TIMEOUT_S):
+                await self._fill(_LENGTH.size, at_boundary=True)
+        (length,) = _LENGTH.unpack_from(self.buffer)
+        if length > limit:
+            raise FrameError(f"frame of {length} bytes exceeds the limit of {limit}")
+        with trio.fail_after(READ_TIMEOUT_S):
+            await self._fill(_LENGTH.size + length, at_boundary=False)
+        payload = bytes(self.buffer[_LENGTH.size:_LENGTH.size + length])
+        del self.buffer[:_LENGTH.size + length]
+        TRAFFIC["in"] += _LENGTH.size + length
+        return payload
 
 
 async def read_frame(stream: INetStream, limit: int = MAX_FRAME, *, wait: bool = False) -> bytes:
-    """One frame; with ``wait`` the header may take any time (an idle long-lived stream), the rest must not."""
-    if wait:
-        header = await read_exactly(stream, _LENGTH.size, at_boundary=True)
-    else:
-        with trio.fail_after(READ_TIMEOUT_S):
-            header = await read_exactly(stream, _LENGTH.size, at_boundary=True)
-    (length,) = _LENGTH.unpack(header)
-    if length > limit:
-        raise FrameError(f"frame of {length} bytes exceeds the limit of {limit}")
-    with trio.fail_after(READ_TIMEOUT_S):
-        payload = await read_exactly(stream, length)
-    TRAFFIC["in"] += _LENGTH.size + length
-    return payload
+    """One frame from a stream that carries no more (a request's answer)."""
+    return await FrameReader(stream).frame(limit, wait=wait)
 
 
 def frame(payload: bytes) -> bytes:
@@ -168,6 +189,7 @@ class MemberHost:
         self.cut_off = 0  # disconnections for bad messages
         self._outbound: dict[tuple[str, str], INetStream] = {}
         self._locks: dict[tuple[str, str], trio.Lock] = defaultdict(trio.Lock)
+        self.faults = Faults.from_environment()  # drills and tests only: see node.p2p.faults
         self.host.get_network().register_notifee(_MemberGate(self))
 
     def handle(self, protocol: TProtocol, handler: Handler) -> None:
@@ -183,8 +205,11 @@ class MemberHost:
             try:
                 # one-way messages arrive as a sequence of frames on a long-lived stream; a request
                 # is one frame answered on the same stream, which then closes
+                reader = FrameReader(stream)
                 while True:
-                    payload = await read_frame(stream, wait=True)
+                    payload = await reader.frame(wait=True)
+                    if self.faults.drops(peer):
+                        continue
                     answer = await handler(peer, payload)
                     if answer is not None:
                         await stream.write(frame(answer))
@@ -218,6 +243,10 @@ class MemberHost:
         protocol negotiation (~3.6 ms per message measured) — and a failed stream is replaced once.
         A request opens its own stream.
         """
+        if self.faults.drops(peer):
+            if expect_answer:
+                raise trio.TooSlowError(f"no answer from {peer} (messages to it are dropped by the fault file)")
+            return None
         if not expect_answer:
             key = (peer, protocol)
             async with self._locks[key]:

@@ -90,6 +90,39 @@ def test_timeouts_grow_per_round_and_nil_path_moves_rounds(keys, validators) -> 
     assert m.round == 1 and of(actions, ScheduleTimeout)[0].duration_ms == 1000 + 250
 
 
+def test_propose_timeout_waits_for_the_verdict_on_a_proposal_being_validated(keys, validators) -> None:
+    """A block that takes longer to re-execute than timeoutPropose is still voted for once it checks out."""
+    proposer = validators.proposer(1, 0).address
+    pkey = next(k for k in keys if k.address == proposer)
+    me = next(k for k in keys if k.address != proposer)
+    m = machine(me, validators)
+    m.start()
+    m.step(ProposalReceived(Proposal(1, 1, 0, A, -1, proposer).signed(pkey)))
+    assert not of(m.step(TimeoutFired(TimeoutKind.PROPOSE, 1, 0)), Broadcast) and m.step_p == Step.PROPOSE
+    (sent,) = of(m.step(BlockVerdict(1, A, True)), Broadcast)
+    assert sent.message.type == VoteType.PREVOTE and sent.message.block_hash == A
+    # without a proposal (or with its verdict already in) the timeout prevotes nil at once, as before
+    idle = machine(me, validators)
+    idle.start()
+    (nil,) = of(idle.step(TimeoutFired(TimeoutKind.PROPOSE, 1, 0)), Broadcast)
+    assert nil.message.block_hash is None
+
+
+def test_held_back_timeout_prevotes_nil_when_the_verdict_enables_no_rule(keys, validators) -> None:
+    """A re-proposal (pol_round 0) whose polka this validator never saw: once valid(v) is known, the held-back
+    timeout takes effect (prevote nil) rather than leaving the round without a prevote."""
+    proposer = validators.proposer(1, 1).address
+    pkey = next(k for k in keys if k.address == proposer)
+    me = next(k for k in keys if k.address != proposer)
+    m = machine(me, validators)
+    m.start()
+    m._start_round(1, [])  # round 0 failed without a polka this validator saw (as after timeoutPrecommit)
+    m.step(ProposalReceived(Proposal(1, 1, 1, A, 0, proposer).signed(pkey)))
+    assert not of(m.step(TimeoutFired(TimeoutKind.PROPOSE, 1, 1)), Broadcast)
+    (sent,) = of(m.step(BlockVerdict(1, A, True)), Broadcast)
+    assert sent.message.type == VoteType.PREVOTE and sent.message.round == 1 and sent.message.block_hash is None
+
+
 def test_locked_validator_refuses_another_value_without_a_newer_polka(keys, validators) -> None:
     me = keys[0]
     m = machine(me, validators)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,20 +32,28 @@ ERRORS = {
 }
 
 
+@functools.lru_cache(maxsize=None)
+def _consortium(centers: int):  # type: ignore[no-untyped-def]
+    """Admin keys, genesis (one validator) and validator key of a fresh consortium, made once per test session:
+    three quarters of a contract test's set-up was the keystores' scrypt. Each test still gets its own chain."""
+    from node.consortium import create_consortium
+
+    info = create_consortium(Path(tempfile.mkdtemp(prefix="yilian-contracts-")) / "c", centers, dev_accounts=1, password=PASSWORD)
+    configs = [load_node_config(center.home) for center in info.centers]
+    admins = [load_keystore(c.admin_key_path, PASSWORD) for c in configs]
+    genesis = configs[0].load_genesis()
+    # one validator is enough to execute blocks here; the registry itself knows all four centers
+    genesis = type(genesis)(**{**genesis.__dict__, "validators": genesis.validators[:1]})
+    validator = next(key for key in (load_keystore(c.validator_key_path, PASSWORD) for c in configs)
+                     if key.address == genesis.validators[0].address)
+    return admins, genesis, validator
+
+
 class Harness:
     """Four centers' admin keys driving the registry through real blocks (solo engine, one validator)."""
 
     def __init__(self, tmp: Path, centers: int = 4) -> None:
-        from node.consortium import create_consortium
-
-        info = create_consortium(tmp / "c", centers, dev_accounts=1, password=PASSWORD)
-        configs = [load_node_config(center.home) for center in info.centers]
-        self.admins = [load_keystore(c.admin_key_path, PASSWORD) for c in configs]
-        genesis = configs[0].load_genesis()
-        # one validator is enough to execute blocks here; the registry itself knows all four centers
-        genesis = type(genesis)(**{**genesis.__dict__, "validators": genesis.validators[:1]})
-        self.validator = next(load_keystore(c.validator_key_path, PASSWORD) for c in configs
-                              if load_keystore(c.validator_key_path, PASSWORD).address == genesis.validators[0].address)
+        self.admins, genesis, self.validator = _consortium(centers)
         self.chain = Chain(tmp / "data", genesis)
         self.mempool = Mempool(self.chain)
         self.engine = SoloEngine(self.chain, self.mempool, self.validator)

@@ -21,10 +21,19 @@ def ports(count: int) -> list[int]:
     return found
 
 
-def test_members_talk_by_host_name_and_garbage_gets_a_peer_disconnected() -> None:
+def two_members() -> tuple[P2PIdentity, P2PIdentity, dict[str, str], int, int]:
     a, b = P2PIdentity.generate(), P2PIdentity.generate()
-    members = {a.peer_id: "a", b.peer_id: "b"}
-    port_a, port_b = ports(2)
+    return a, b, {a.peer_id: "a", b.peer_id: "b"}, *ports(2)
+
+
+async def connected(host: MemberHost, peer: str) -> None:
+    with trio.fail_after(20):
+        while peer not in host.connected:
+            await trio.sleep(0.05)
+
+
+def test_members_talk_by_host_name_and_garbage_gets_a_peer_disconnected() -> None:
+    a, b, members, port_a, port_b = two_members()
     received: list[bytes] = []
     outcome: dict = {}
 
@@ -46,9 +55,7 @@ def test_members_talk_by_host_name_and_garbage_gets_a_peer_disconnected() -> Non
         async with trio.open_nursery() as nursery:
             await nursery.start(host_a.run)
             await nursery.start(host_b.run)
-            with trio.fail_after(20):
-                while a.peer_id not in host_b.connected:
-                    await trio.sleep(0.05)
+            await connected(host_b, a.peer_id)
             for i in range(20):
                 await host_b.send(a.peer_id, CONSENSUS, b"msg%d" % i)
             outcome["answer"] = await host_b.send(a.peer_id, SYNC, b"abc", expect_answer=True)
@@ -72,3 +79,46 @@ def test_members_talk_by_host_name_and_garbage_gets_a_peer_disconnected() -> Non
     assert received == [b"msg%d" % i for i in range(20)]
     assert outcome["answer"] == b"cba"
     assert outcome["disconnected"], "a peer that sent garbage three times is still connected"
+
+
+def test_an_oversized_or_unfinished_frame_is_a_strike_and_never_read_into_memory(monkeypatch) -> None:
+    """A member that announces a frame over MAX_FRAME is struck at once, before the body; one that stops in the
+    middle of a frame (slow-loris) is struck when the frame's read deadline passes."""
+    import struct
+
+    import node.p2p.host as host_module
+
+    monkeypatch.setattr(host_module, "READ_TIMEOUT_S", 1.0)
+    a, b, members, port_a, port_b = two_members()
+    handled: list[bytes] = []
+    outcome: dict = {}
+
+    async def on_consensus(peer: str, payload: bytes) -> None:
+        handled.append(payload)
+
+    async def main() -> None:
+        host_a = MemberHost(a, members, ("127.0.0.1", port_a))
+        host_b = MemberHost(b, members, ("127.0.0.1", port_b), {a.peer_id: f"/ip4/127.0.0.1/tcp/{port_a}/p2p/{a.peer_id}"})
+        host_a.handle(CONSENSUS, on_consensus)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(host_a.run)
+            await nursery.start(host_b.run)
+            await connected(host_b, a.peer_id)
+            from libp2p.peer.id import ID
+
+            stream = await host_b.host.new_stream(ID.from_base58(a.peer_id), [CONSENSUS])
+            await stream.write(struct.pack(">I", host_module.MAX_FRAME + 1) + b"x" * 100)  # 8 MiB + 1 announced
+            with trio.fail_after(5):
+                while host_a.strikes.get(b.peer_id, 0) < 1:
+                    await trio.sleep(0.05)
+            outcome["oversized"] = host_a.strikes[b.peer_id]
+            stream = await host_b.host.new_stream(ID.from_base58(a.peer_id), [CONSENSUS])
+            await stream.write(struct.pack(">I", 1000) + b"only part of it")  # and then nothing more
+            with trio.fail_after(5):
+                while host_a.strikes.get(b.peer_id, 0) < 2:
+                    await trio.sleep(0.05)
+            outcome["unfinished"] = host_a.strikes[b.peer_id]
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+    assert outcome == {"oversized": 1, "unfinished": 2} and handled == []

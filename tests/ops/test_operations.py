@@ -108,6 +108,7 @@ def test_unwritable_data_directory_is_a_clear_error(center: Path, tmp_path: Path
         assert result.returncode == 1 and "is not writable" in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_a_full_disk_refuses_ingest_stops_the_node_cleanly_and_it_restarts_consistent(center: Path, tmp_path: Path):
     """The disk refuses writes (simulated with a file-size limit, RLIMIT_FSIZE, on the node process): an ingest is
     refused with 507 and nothing stored; a block write stops the node with a message saying what to do; after that

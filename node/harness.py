@@ -1,0 +1,463 @@
+"""N ``yilian node`` processes on loopback for benchmarks and drills: started, stopped (``kill -9`` too) and
+restarted one at a time, an open-loop transaction load with latency and per-node CPU accounting
+(:meth:`LocalNet.offer`, the benchmarks), and a steady load that survives crashes (:class:`SteadyLoad`, the
+drills).
+
+The load is EIP-1559 transfers with 4 bytes of calldata from :data:`SENDERS` admitted development accounts,
+spread over the nodes' JSON-RPC endpoints by client threads on keep-alive connections (as an SDK session
+would). A watcher polls one node's head every :data:`WATCH_S` and stamps each transaction with the time its
+block appeared: commit latency is submit → visible in a committed block, to within that polling step.
+Node logs go to ``<dir>/logs``; ``YILIAN_BENCH_LOG_LEVEL=info`` makes them show every block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+CLIENT_THREADS = 16
+SENDERS = 20  # development accounts signing the load (each sender's nonces go in order)
+WATCH_S = 0.05
+_connections = threading.local()
+
+
+def rpc(url: str, method: str, *params: object) -> object:
+    """One JSON-RPC call on this thread's keep-alive connection to ``url``; raises on a JSON-RPC error."""
+    answer = rpc_raw(url, {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+    if "error" in answer:  # type: ignore[operator]
+        raise RuntimeError(f"{method}: {answer['error']}")  # type: ignore[index]
+    return answer["result"]  # type: ignore[index]
+
+
+def rpc_raw(url: str, payload: object) -> object:
+    pool = _connections.__dict__.setdefault("by_url", {})
+    body = json.dumps(payload).encode()
+    for attempt in (1, 2):
+        connection = pool.get(url)
+        if connection is None:
+            parts = urlsplit(url)
+            connection = pool[url] = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            connection.request("POST", "/", body, {"Content-Type": "application/json"})
+            return json.loads(connection.getresponse().read())
+        except (http.client.HTTPException, OSError):
+            connection.close()
+            pool.pop(url, None)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_port_block(count: int) -> int:
+    """A first port such that ``count`` consecutive ports and the same ports + 1000 are free (API and p2p)."""
+    for _ in range(100):
+        start = free_port()
+        if start > 60000:
+            continue
+        sockets = []
+        try:
+            for port in list(range(start, start + count)) + list(range(start + 1000, start + 1000 + count)):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return start
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free block of ports")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class LocalNet:
+    """A fresh N-center consortium in ``directory`` and its nodes as processes (start with :meth:`start`)."""
+
+    def __init__(self, nodes: int, directory: Path, progress: Callable[[str], None], *, faults: bool = False) -> None:
+        """``faults``: give every node a fault file (``YILIAN_FAULT_FILE``) so that :meth:`partition` can cut links."""
+        from eth_account import Account
+
+        from node.config import load_node_config
+        from node.consortium import create_consortium
+
+        self.directory, self.progress = directory, progress
+        port = free_port_block(nodes)
+        create_consortium(directory / "consortium", nodes, dev_accounts=SENDERS, base_api_port=port, base_p2p_port=port + 1000)
+        homes = sorted(p for p in (directory / "consortium" / "centers").iterdir() if (p / "node.json").exists())
+        self.configs = [load_node_config(home) for home in homes]
+        self.urls = [f"{c.api_url}/" for c in self.configs]
+        dev = json.loads((directory / "consortium" / "dev-accounts.json").read_text())
+        self.chain_id = dev["chain_id"]
+        self.accounts = [Account.from_key(a["private_key"]) for a in dev["accounts"] if a["suite"] == "ecdsa"]
+        self.nonces = [0] * len(self.accounts)
+        self.processes: list[subprocess.Popen | None] = [None] * nodes
+        (directory / "logs").mkdir(exist_ok=True)
+        genesis = self.configs[0].load_genesis()
+        peer_of = {m.name: m.peer_id for m in genesis.members}
+        self.peer_ids = [peer_of[c.name] for c in self.configs]
+        self.fault_files = [directory / "faults" / f"{c.name}.json" for c in self.configs] if faults else []
+        if faults:
+            (directory / "faults").mkdir(exist_ok=True)
+            self.heal()
+
+    def partition(self, groups: list[list[int]]) -> None:
+        """Cut the network into ``groups`` of node indexes: messages between groups are dropped both ways."""
+        group_of = {i: g for g, members in enumerate(groups) for i in members}
+        for i, path in enumerate(self.fault_files):
+            drop = [self.peer_ids[j] for j in range(len(self.configs)) if group_of.get(j) != group_of.get(i)]
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"drop": drop}))
+            tmp.replace(path)  # atomic: a node never reads half a file
+        time.sleep(0.5)  # nodes re-read the file every 0.2 s
+
+    def heal(self) -> None:
+        self.partition([list(range(len(self.configs)))])
+
+    def start(self, index: int | None = None, *, wait_s: float = 180) -> None:
+        """Start every node (or one), then wait until each started one answers with a committed block."""
+        chosen = range(len(self.configs)) if index is None else [index]
+        for i in chosen:
+            with open(self.directory / "logs" / f"{self.configs[i].name}.log", "ab") as log:
+                env = dict(os.environ, YILIAN_FAULT_FILE=str(self.fault_files[i])) if self.fault_files else None
+                self.processes[i] = subprocess.Popen(
+                    [sys.executable, "-m", "node.cli", "node", "--home", str(self.configs[i].home), "--log-level",
+                     os.environ.get("YILIAN_BENCH_LOG_LEVEL", "warning")],
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        deadline = time.monotonic() + wait_s
+        for i in chosen:
+            while True:
+                process = self.processes[i]
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(f"{self.configs[i].name} exited with code {process.returncode}; see "
+                                       f"{self.directory / 'logs' / (self.configs[i].name + '.log')}")
+                try:
+                    if self.height(i) >= (0 if index is not None else 1):  # a restarted node answers before it catches up
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.configs[i].name} did not answer within {wait_s:.0f} s")
+                time.sleep(0.3)
+
+    def stop(self, index: int | None = None, *, hard: bool = False) -> None:
+        chosen = range(len(self.processes)) if index is None else [index]
+        for i in chosen:
+            process = self.processes[i]
+            if process is None or process.poll() is not None:
+                continue
+            process.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
+        for i in chosen:
+            process = self.processes[i]
+            if process is None:
+                continue
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            self.processes[i] = None
+
+    def height(self, index: int = 0) -> int:
+        return int(rpc(self.urls[index], "eth_blockNumber"), 16)  # type: ignore[arg-type]
+
+    def cpu(self) -> list[float]:
+        """CPU seconds used so far by each running node (0 for a stopped one)."""
+        return [cpu_seconds(p.pid) if p is not None and p.poll() is None else 0.0 for p in self.processes]
+
+    def sign(self, count: int) -> list[tuple[str, str]]:
+        """``count`` transfers (raw hex, hash hex), senders in turn, each sender's nonces in order."""
+        from eth_utils import to_checksum_address
+
+        to = to_checksum_address(b"\x11" * 20)
+        signed = []
+        for i in range(count):
+            which = i % len(self.accounts)
+            nonce = self.nonces[which]
+            self.nonces[which] += 1
+            tx = self.accounts[which].sign_transaction({"nonce": nonce, "gas": 30_000, "to": to, "value": 0, "data": i.to_bytes(4, "big"),
+                                                         "chainId": self.chain_id, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0})
+            signed.append(("0x" + bytes(tx.raw_transaction).hex(), "0x" + bytes(tx.hash).hex()))
+        return signed
+
+    def offer(self, rate: float, seconds: float, *, targets: list[int] | None = None, drain_s: float = 120) -> dict:
+        """Send ``rate`` tx/s for ``seconds`` (open loop) to the nodes in ``targets``; wait until all are committed.
+
+        Returns finalized tx/s (committed ÷ first submit → last commit), commit latency p50/p99 in ms, the offered
+        rate achieved, and CPU per node in % of one core over the whole phase.
+        """
+        targets = list(range(len(self.urls))) if targets is None else targets
+        count = max(1, int(rate * seconds))
+        raws = self.sign(count)
+        submitted: dict[str, float] = {}
+        committed: dict[str, float] = {}
+        done = threading.Event()
+        watch_url = self.urls[targets[0]]
+
+        def watch() -> None:
+            seen = int(rpc(watch_url, "eth_blockNumber"), 16)  # type: ignore[arg-type]
+            while not done.is_set():
+                head = int(rpc(watch_url, "eth_blockNumber"), 16)  # type: ignore[arg-type]
+                now = time.perf_counter()
+                for height in range(seen + 1, head + 1):
+                    for tx_hash in rpc(watch_url, "eth_getBlockByNumber", hex(height), False)["transactions"]:  # type: ignore[index]
+                        committed.setdefault(tx_hash, now)
+                seen = head
+                time.sleep(WATCH_S)
+
+        errors: list[str] = []
+        next_index = iter(range(count))
+        lock = threading.Lock()
+        cpu_before, wall_before = self.cpu(), time.perf_counter()
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        started = time.perf_counter()
+
+        def client() -> None:
+            while True:
+                with lock:
+                    i = next(next_index, None)
+                if i is None:
+                    return
+                raw, tx_hash = raws[i]
+                pause = started + i / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                submitted[tx_hash] = time.perf_counter()
+                answer = rpc_raw(self.urls[targets[i % len(targets)]], {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]})
+                if "error" in answer:  # type: ignore[operator]
+                    errors.append(str(answer["error"]))  # type: ignore[index]
+
+        workers = [threading.Thread(target=client) for _ in range(CLIENT_THREADS)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        offered_for = time.perf_counter() - started
+        if errors:
+            done.set()
+            raise RuntimeError(f"{len(errors)} transactions refused, first: {errors[0]}")
+        deadline = time.monotonic() + drain_s
+        while len(committed.keys() & submitted.keys()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        done.set()
+        watcher.join(5)
+        cpu_after, wall_after = self.cpu(), time.perf_counter()
+        latencies = sorted(committed[h] - submitted[h] for h in submitted if h in committed)
+        if not latencies:
+            raise RuntimeError(f"none of {count} transactions was committed within {drain_s:.0f} s")
+        last = max(committed[h] for h in submitted if h in committed)
+        wall = wall_after - wall_before
+        return {
+            "offered_per_s": round(count / offered_for, 1),
+            "committed": len(latencies),
+            "of": count,
+            "finalized_per_s": round(len(latencies) / (last - started), 1),
+            "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
+            "latency_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 1),
+            "cpu_per_node_pct": [round(100 * (after - before) / wall, 1) for before, after in zip(cpu_before, cpu_after)],
+        }
+
+
+class SteadyLoad:
+    """Transfers at ``rate`` tx/s to a random live node until :meth:`stop`, as a careful client sends them.
+
+    A transaction is *acknowledged* when a node answered its ``eth_sendRawTransaction`` with the hash. A node
+    killed before gossiping loses what sat in its pool (pools are memory; the chain promises nothing before a
+    block), so like a wallet the client sends unconfirmed transactions again after ``resend_s`` to another
+    node — the same signed bytes, so a transaction can never land twice. :meth:`settle` resends until all are
+    committed; a drill then checks every acknowledged transaction is in exactly one block.
+    """
+
+    def __init__(self, net: LocalNet, rate: float, *, resend_s: float = 3.0) -> None:
+        self.net, self.rate, self.resend_s = net, rate, resend_s
+        self.acknowledged: dict[str, tuple[str, float]] = {}  # hash → (raw, last sent)
+        self.committed: set[str] = set()
+        self.resent = 0
+        self.refused: list[str] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._seen = 0
+
+    def live(self) -> list[int]:
+        return [i for i, p in enumerate(self.net.processes) if p is not None and p.poll() is None]
+
+    def _send(self, raw: str, tx_hash: str) -> bool:
+        import random
+
+        for index in random.sample(self.live(), len(self.live())):
+            try:
+                answer = rpc_raw(self.net.urls[index], {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [raw]})
+            except OSError:
+                continue  # that node is down or going down: try another
+            error = answer.get("error")  # type: ignore[union-attr]
+            if error is None or "already" in str(error.get("message", "")):  # known, waiting or on chain
+                with self._lock:
+                    self.acknowledged[tx_hash] = (raw, time.monotonic())
+                return True
+            self.refused.append(str(error))
+            return False
+        return False
+
+    def _produce(self) -> None:
+        started, sent = time.monotonic(), 0
+        while not self._stop.is_set():
+            due = started + sent / self.rate
+            if due > time.monotonic():
+                self._stop.wait(due - time.monotonic())
+                continue
+            ((raw, tx_hash),) = self.net.sign(1)
+            while not self._stop.is_set() and not self._send(raw, tx_hash):
+                self._stop.wait(0.2)  # every node down for a moment
+            sent += 1
+
+    def poll_commits(self) -> None:
+        """Read new blocks from a live node and note the transactions in them."""
+        for index in self.live():
+            try:
+                head = self.net.height(index)
+                for height in range(self._seen + 1, head + 1):
+                    block = rpc(self.net.urls[index], "eth_getBlockByNumber", hex(height), False)
+                    with self._lock:
+                        self.committed.update(block["transactions"])  # type: ignore[index]
+                    self._seen = height
+                return
+            except OSError:
+                continue
+
+    def _resend_unconfirmed(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = [(h, raw) for h, (raw, sent) in self.acknowledged.items() if h not in self.committed and now - sent > self.resend_s]
+        for tx_hash, raw in due:
+            if self._send(raw, tx_hash):
+                self.resent += 1
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            self.poll_commits()
+            self._resend_unconfirmed()
+            self._stop.wait(0.5)
+
+    def start(self) -> None:
+        self._threads = [threading.Thread(target=self._produce, daemon=True), threading.Thread(target=self._watch, daemon=True)]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def settle(self, timeout_s: float = 120) -> list[str]:
+        """After :meth:`stop`: resend until every acknowledged transaction is committed; returns those that are not."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.poll_commits()
+            missing = [h for h in self.acknowledged if h not in self.committed]
+            if not missing:
+                return []
+            self._resend_unconfirmed()
+            time.sleep(0.5)
+        return [h for h in self.acknowledged if h not in self.committed]
+
+
+def block_hashes(net: LocalNet, index: int, first: int, last: int) -> list[str]:
+    return [rpc(net.urls[index], "eth_getBlockByNumber", hex(h), False)["hash"] for h in range(first, last + 1)]  # type: ignore[index]
+
+
+def check_agreement(net: LocalNet, first: int = 1) -> int:
+    """All live nodes have the same block hash at every height from ``first`` to the lowest live head;
+    returns that head. Raises AssertionError naming the first height where two nodes differ."""
+    live = [i for i, p in enumerate(net.processes) if p is not None and p.poll() is None]
+    head = min(net.height(i) for i in live)
+    reference = block_hashes(net, live[0], first, head)
+    for i in live[1:]:
+        theirs = block_hashes(net, i, first, head)
+        for offset, (a, b) in enumerate(zip(reference, theirs)):
+            if a != b:
+                raise AssertionError(f"fork: at height {first + offset} {net.configs[live[0]].name} has {a}, "
+                                     f"{net.configs[i].name} has {b}")
+    return head
+
+
+def transaction_counts(net: LocalNet, index: int = 0) -> dict[str, int]:
+    """How many times each transaction hash appears in node ``index``'s chain."""
+    counts: dict[str, int] = {}
+    for height in range(1, net.height(index) + 1):
+        for tx_hash in rpc(net.urls[index], "eth_getBlockByNumber", hex(height), False)["transactions"]:  # type: ignore[index]
+            counts[tx_hash] = counts.get(tx_hash, 0) + 1
+    return counts
+
+
+def exactly_once(net: LocalNet, load: SteadyLoad, *, index: int = 0) -> int:
+    """After a drill: resend until every acknowledged transaction is committed, then check that each is in exactly
+    one block of node ``index`` and that all live nodes agree on every block; returns the agreed head."""
+    missing = load.settle()
+    if missing:
+        raise AssertionError(f"{len(missing)} acknowledged transactions never committed, first {missing[0]}")
+    head = check_agreement(net)
+    counts = transaction_counts(net, index)
+    twice = [h for h, n in counts.items() if n > 1]
+    if twice:
+        raise AssertionError(f"{len(twice)} transactions committed more than once, first {twice[0]}")
+    absent = [h for h in load.acknowledged if h not in counts]
+    if absent:
+        raise AssertionError(f"{len(absent)} acknowledged transactions are not on chain, first {absent[0]}")
+    return head
+
+
+@contextlib.contextmanager
+def drill_session(result: dict, net: LocalNet, load: SteadyLoad, say: Callable[[str], None]):  # type: ignore[no-untyped-def]
+    """Run a drill's body: a failed check (AssertionError) or a node that would not start or answer (RuntimeError,
+    OSError) is recorded in ``result["failures"]``; the load and every node are stopped whatever happens;
+    ``result["passed"]`` is set at the end."""
+    result.setdefault("failures", [])
+    try:
+        yield
+    except (AssertionError, RuntimeError, OSError) as exc:
+        failure = str(exc) if isinstance(exc, AssertionError) else f"{type(exc).__name__}: {exc}"
+        result["failures"].append(failure)
+        say(f"FAIL: {failure}")
+    finally:
+        load.stop()
+        net.stop()
+        result["passed"] = not result["failures"]
+
+
+def drill_main(parser, run: Callable[..., dict]) -> int:  # type: ignore[no-untyped-def]
+    """The command line of a drill script: ``run(args, directory)`` in a temporary directory; ``--json`` keeps the
+    result; exit status 0 when it passed."""
+    import argparse  # noqa: F401 - the parser is the caller's
+    import tempfile
+
+    parser.add_argument("--json", type=Path, default=None, help="write the result here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="yilian-drill-") as scratch:
+        result = run(args, Path(scratch))
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0 if result["passed"] else 1
