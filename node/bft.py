@@ -55,8 +55,8 @@ from node.types import Block, CommitCertificate, Proposal
 
 log = logging.getLogger("yilian.bft")
 
-REGOSSIP_S = 1.0
-STATUS_S = 1.0
+STALL_S = 1.0  # regossip and height polls start after the height and round stood still this long
+STALL_MAX_S = 8.0
 SYNC_TIMEOUT_S = 5.0
 MEMBERSHIP_S = 1.0
 MAX_BLOCKS_KEPT = 64
@@ -498,25 +498,29 @@ class BftEngine:
 
     async def _regossip(self) -> None:
         """Send this height's messages again while the height makes no progress (a lost message, a peer that
-        reconnected); a chain that commits needs none of it."""
-        seen = (-1, -1)
-        while True:
-            await trio.sleep(REGOSSIP_S)
-            now = (self.machine.height, self.machine.round)
-            if now == seen:
-                await self.events_in.send(("actions", [Broadcast(m) for m in self.machine.regossip()]))
-            seen = now
+        reconnected); a chain that commits needs none of it. The pause doubles (1, 2, 4, 8 s) while it stays
+        stuck: on an overloaded network, resending every vote to every peer each second is what keeps it stuck."""
+        async for _ in self._while_stalled():
+            await self.events_in.send(("actions", [Broadcast(m) for m in self.machine.regossip()]))
 
     async def _status(self) -> None:
         """Ask every peer its height while this node's height stands still (a node that commits is not behind;
-        consensus messages for later heights also tell it when it is)."""
-        seen = -1
+        consensus messages for later heights also tell it when it is); same backoff as :meth:`_regossip`."""
+        async for _ in self._while_stalled():
+            for peer in list(self.host.connected):
+                self.nursery.start_soon(self._ask_height, peer)
+
+    async def _while_stalled(self):  # type: ignore[no-untyped-def]
+        """Yields each time the height and round have not moved for a while: after 1 s, then 2, 4 and every 8 s."""
+        seen, pause = None, STALL_S
         while True:
-            await trio.sleep(STATUS_S)
-            if self.chain.height == seen:
-                for peer in list(self.host.connected):
-                    self.nursery.start_soon(self._ask_height, peer)
-            seen = self.chain.height
+            await trio.sleep(pause)
+            now = (self.machine.height, self.machine.round)
+            if now != seen:
+                seen, pause = now, STALL_S
+                continue
+            yield
+            pause = min(pause * 2, STALL_MAX_S)
 
     async def _ask_height(self, peer: str) -> None:
         try:

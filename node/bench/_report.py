@@ -25,6 +25,8 @@ def write_report(results: dict, directory: Path) -> list[Path]:
     lines = ["# Benchmark results", "", f"Run {results['started']}{' (--quick)' if results['quick'] else ''} on "
              f"{machine['cpus']} CPUs, Python {machine['python']}, {machine['platform']}. Ratios compare a figure with its "
              "ceiling or baseline measured in the same run.", ""]
+    if results.get("note"):
+        lines += [results["note"], ""]
     written = []
     for name, outcome in results["benchmarks"].items():
         leaves = [(key, value) for key, value in _leaves("", outcome) if key != "seconds"]

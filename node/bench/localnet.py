@@ -51,13 +51,18 @@ def run(quick: bool, progress: Callable[[str], None], nodes: tuple[int, ...] = (
     cores = os.cpu_count() or 1
     results: dict = {"ceiling_py_evm_per_s": round(ceiling, 1), "cores": cores}
     for n in chosen:
-        results[f"n{n}"] = figures = measure(n, quick, progress)
+        try:
+            results[f"n{n}"] = figures = measure(n, quick, progress)
+        except RuntimeError as exc:  # one size failing (e.g. too many processes for the machine) keeps the others
+            progress(f"{n} node(s) FAILED: {exc}")
+            results[f"n{n}"] = {"error": str(exc)}
+            continue
         if n > 1:
             target = 0.7 * ceiling * cores / n
             figures["target_per_s"] = round(target, 1)
             figures["peak_vs_target"] = round(figures["peak_per_s"] / target, 3)
-    if "n1" in results:
+    if "peak_per_s" in results.get("n1", {}):
         for n in chosen:
-            if n > 1:
+            if n > 1 and "peak_per_s" in results[f"n{n}"]:
                 results[f"n{n}"]["peak_vs_solo"] = round(results[f"n{n}"]["peak_per_s"] / results["n1"]["peak_per_s"], 3)
     return results

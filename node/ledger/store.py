@@ -22,8 +22,16 @@ SCHEMA_KEY = META + b"schema"
 SCHEMA_VERSION = 1
 
 
+MAX_HEIGHT = 2**64 - 1
+
+
 def _height(height: int) -> bytes:
     return height.to_bytes(8, "big")
+
+
+def _exists(height: int) -> bool:
+    """Whether ``height`` can name a block at all (an API caller may ask for any integer)."""
+    return 0 <= height <= MAX_HEIGHT
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,7 +82,7 @@ class BlockStore:
         return self.db.get(GENESIS_KEY)
 
     def block_hash(self, height: int) -> bytes | None:
-        if height < 0:
+        if not _exists(height):
             return None
         return self.db.get(HASH_AT + _height(height))
 
@@ -107,10 +115,14 @@ class BlockStore:
         return block
 
     def certificate(self, height: int) -> CommitCertificate | None:
+        if not _exists(height):
+            return None
         raw = self.db.get(CERT + _height(height))
         return None if raw is None else CommitCertificate.decode(raw)
 
     def receipts(self, height: int) -> list[Receipt]:
+        if not _exists(height):
+            return []
         raw = self.db.get(RECEIPTS + _height(height))
         return [] if raw is None else [Receipt.decode(item) for item in msgpack.unpackb(raw)]
 
