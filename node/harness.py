@@ -451,7 +451,6 @@ def drill_session(result: dict, net: LocalNet, load: SteadyLoad, say: Callable[[
 def drill_main(parser, run: Callable[..., dict]) -> int:  # type: ignore[no-untyped-def]
     """The command line of a drill script: ``run(args, directory)`` in a temporary directory; ``--json`` keeps the
     result; exit status 0 when it passed."""
-    import argparse  # noqa: F401 - the parser is the caller's
     import tempfile
 
     parser.add_argument("--json", type=Path, default=None, help="write the result here")
