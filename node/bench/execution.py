@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +30,7 @@ SELECTOR = bytes.fromhex("60fe47b1")  # set(uint256)
 
 from eth_utils import to_checksum_address
 
-from node.harness import free_port
+from node.harness import free_port, rpc_raw
 
 
 def _sign_batch(accounts: list, start_nonces: list[int], count: int, to: bytes, chain_id: int) -> list[bytes]:
@@ -73,12 +72,6 @@ def _ceiling(count: int, chain_id: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def _rpc(url: str, payload: object) -> object:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read())
-
-
 def _node(count: int, progress: Callable[[str], None]) -> dict:
     from eth_account import Account
 
@@ -93,7 +86,7 @@ def _node(count: int, progress: Callable[[str], None]) -> dict:
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    _rpc(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})
+                    rpc_raw(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})
                     break
                 except OSError:
                     if process.poll() is not None or time.monotonic() > deadline:
@@ -105,34 +98,34 @@ def _node(count: int, progress: Callable[[str], None]) -> dict:
             deployer = accounts[0]
             deploy = deployer.sign_transaction({"nonce": 0, "gas": 200_000, "data": ONE_SLOT_INIT, "value": 0, "chainId": chain_id,
                                                 "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "type": 2})
-            tx_hash = _rpc(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x" + bytes(deploy.raw_transaction).hex()]})["result"]
+            tx_hash = rpc_raw(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x" + bytes(deploy.raw_transaction).hex()]})["result"]
             receipt = None
             while receipt is None:
                 time.sleep(0.1)
-                receipt = _rpc(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt", "params": [tx_hash]})["result"]
+                receipt = rpc_raw(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt", "params": [tx_hash]})["result"]
             contract = bytes.fromhex(receipt["contractAddress"][2:])
             nonces = [1 if a is deployer else 0 for a in accounts]
             raws = _sign_batch(accounts, nonces, count, contract, chain_id)
             progress(f"node: submitting {count} transactions in JSON-RPC batches of 100")
-            start_height = int(_rpc(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})["result"], 16)
+            start_height = int(rpc_raw(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})["result"], 16)
             started = time.perf_counter()
             hashes = []
             for offset in range(0, count, 100):
                 batch = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": ["0x" + raw.hex()]}
                          for i, raw in enumerate(raws[offset:offset + 100])]
-                for answer in _rpc(url, batch):  # type: ignore[union-attr]
+                for answer in rpc_raw(url, batch):  # type: ignore[union-attr]
                     if "error" in answer:
                         raise RuntimeError(f"the node refused a bench transaction: {answer['error']}")
                     hashes.append(answer["result"])
             submitted = time.perf_counter() - started
             last = [hashes[-i] for i in range(1, min(len(accounts), len(hashes)) + 1)]
             while True:
-                answers = _rpc(url, [{"jsonrpc": "2.0", "id": i, "method": "eth_getTransactionReceipt", "params": [h]} for i, h in enumerate(last)])
+                answers = rpc_raw(url, [{"jsonrpc": "2.0", "id": i, "method": "eth_getTransactionReceipt", "params": [h]} for i, h in enumerate(last)])
                 if all(a.get("result") for a in answers):  # type: ignore[union-attr]
                     break
                 time.sleep(0.02)
             elapsed = time.perf_counter() - started
-            end_height = int(_rpc(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})["result"], 16)
+            end_height = int(rpc_raw(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})["result"], 16)
             failed = [a["result"]["status"] for a in answers if a["result"]["status"] != "0x1"]  # type: ignore[union-attr,index]
             if failed:
                 raise RuntimeError("bench transactions failed on the node")
