@@ -9,6 +9,7 @@ the last 20 bytes of SM3(X‖Y).
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -20,10 +21,20 @@ from chain_sdk.errors import SdkError
 SM4_KEY_SIZE, GCM_NONCE_SIZE, GCM_TAG_SIZE = 16, 12, 16
 
 
+try:
+    _SM3 = hashlib.new("sm3")  # OpenSSL's, through hashlib: about twice as fast as a cryptography Hash per call
+except ValueError:  # a Python built against an OpenSSL without SM3
+    _SM3 = None
+
+
 def sm3(data: bytes) -> bytes:
-    digest = hashes.Hash(hashes.SM3())
-    digest.update(data)
-    return digest.finalize()
+    if _SM3 is not None:
+        digest = _SM3.copy()
+        digest.update(data)
+        return digest.digest()
+    fallback = hashes.Hash(hashes.SM3())
+    fallback.update(data)
+    return fallback.finalize()
 
 
 def address_of(public_key: bytes) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -24,6 +25,7 @@ def new_salt() -> bytes:
     return os.urandom(32)
 
 
+@functools.lru_cache(maxsize=256)
 def record_type(name: str) -> bytes:
     """On-chain record type id: keccak256 of the data standard's type name (``credit``, ``project``, …)."""
     return keccak(text=name)

@@ -263,10 +263,17 @@ class BftEngine:
         await self._feed(TimeoutFired(action.kind, action.height, action.round))
 
     async def _build(self, action: RequestProposal) -> None:
-        # wait for transactions, but propose (possibly an empty block) well before the others time out
+        # wait for transactions that can go in, but propose (possibly an empty block) well before the others time
+        # out; a transaction behind a nonce gap is not one (it used to make proposers build empty blocks back to back)
         budget = (self.chain.genesis.consensus.timeout_propose_ms + self.chain.genesis.consensus.timeout_delta_ms * action.round) / 2000
         deadline = trio.current_time() + min(budget, self.chain.genesis.consensus.empty_block_interval_ms / 1000)
-        while len(self.mempool) == 0 and trio.current_time() < deadline:
+        seen = None
+        while trio.current_time() < deadline:
+            now = (self.mempool.added, self.chain.height)  # only an arrival or a new head can make a transaction ready
+            if now != seen:
+                if self.mempool.has_ready(self.chain.executor.head_nonce):
+                    break
+                seen = now
             await trio.sleep(0.02)
         if self.chain.height + 1 != action.height:
             return

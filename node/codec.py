@@ -35,6 +35,10 @@ from node.errors import CodecError
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 """Default upper bound for one decoded message (16 MiB)."""
 
+MAX_DEPTH = 64
+"""Arrays and maps nest at most this many levels (ours nest a handful of levels; a deeper value is refused, whatever
+Python's recursion limit)."""
+
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 
@@ -49,8 +53,10 @@ UInt256 = typing.Annotated[int, UINT256]
 T = TypeVar("T")
 
 
-def _normalize(value: Any, path: str) -> Any:
+def _normalize(value: Any, path: str, depth: int = 0) -> Any:
     """Return ``value`` with maps rebuilt in canonical key order; refuse what is not allowed."""
+    if depth >= MAX_DEPTH and isinstance(value, (list, tuple, dict)):
+        raise CodecError(f"{path or 'value'}: nested deeper than {MAX_DEPTH} arrays or maps")
     if value is None or isinstance(value, (bool, bytes, str)):
         return value
     if isinstance(value, int):
@@ -58,14 +64,14 @@ def _normalize(value: Any, path: str) -> Any:
             raise CodecError(f"{path or 'value'}: integer {value} is outside -2**63..2**64-1")
         return int(value)
     if isinstance(value, (list, tuple)):
-        return [_normalize(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_normalize(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
     if isinstance(value, dict):
         entries = []
         for key, item in value.items():
             if isinstance(key, bool) or not isinstance(key, (str, int, bytes)):
                 raise CodecError(f"{path or 'value'}: map key {key!r} must be str, int or bytes")
             key_bytes = msgpack.packb(_normalize(key, path), use_bin_type=True)
-            entries.append((key_bytes, key, _normalize(item, f"{path}.{key}")))
+            entries.append((key_bytes, key, _normalize(item, f"{path}.{key}", depth + 1)))
         entries.sort(key=lambda entry: entry[0])
         return {key: item for _, key, item in entries}
     if isinstance(value, (bytearray, memoryview)):
@@ -80,7 +86,55 @@ def encode(value: Any) -> bytes:
         CodecError: the value holds a float, an out-of-range integer, an
             unsupported type or an unsupported map key.
     """
-    return msgpack.packb(_normalize(value, ""), use_bin_type=True)
+    try:
+        normalized = _fast(value, 0)
+    except CodecError:
+        normalized = _normalize(value, "")  # the slow walk raises again, naming the offending path
+    return msgpack.packb(normalized, use_bin_type=True)
+
+
+_KEYS: dict[str, bytes] = {}
+"""Packed bytes of short string map keys seen before (field names repeat in every message)."""
+
+
+_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
+"""Canonical order of the string keys of map shapes seen before (a message type's fields come in one order)."""
+
+
+def _key(key: str) -> bytes:
+    packed = _KEYS.get(key)
+    if packed is None:
+        packed = msgpack.packb(key, use_bin_type=True)
+        if len(key) <= 64 and len(_KEYS) < 4096:
+            _KEYS[key] = packed
+    return packed
+
+
+def _fast(value: Any, depth: int) -> Any:
+    """:func:`_normalize` for the common shapes (exact built-in types, string keys) without building error paths;
+    anything else goes through :func:`_normalize`, and any refusal is re-raised by the caller with its path."""
+    kind = type(value)
+    if kind is bytes or kind is str or kind is bool or value is None:
+        return value
+    if kind is int:
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise CodecError("integer out of range")
+        return value
+    if depth >= MAX_DEPTH:
+        raise CodecError("nested too deeply")  # (a container here: scalars returned above)
+    if kind is list or kind is tuple:
+        return [_fast(item, depth + 1) for item in value]
+    if kind is dict:
+        keys = tuple(value)
+        order = _ORDERS.get(keys)
+        if order is None:
+            if not all(type(key) is str for key in keys):
+                return _normalize(value, "")
+            order = tuple(sorted(keys, key=_key))
+            if len(_ORDERS) < 4096 and all(len(key) <= 64 for key in keys):
+                _ORDERS[keys] = order
+        return {key: _fast(value[key], depth + 1) for key in order}
+    return _normalize(value, "")
 
 
 def decode(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> Any:
@@ -97,21 +151,14 @@ def decode(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> Any:
         raise CodecError(f"message of {len(data)} bytes exceeds the limit of {max_size} bytes")
     if not data:
         raise CodecError("empty input: expected one msgpack value")
-    unpacker = msgpack.Unpacker(
-        raw=False,
-        use_list=False,
-        strict_map_key=False,
-        max_buffer_size=max(len(data), 1),
-    )
-    unpacker.feed(data)
-    try:
-        value = unpacker.unpack()
-    except msgpack.OutOfData:
-        raise CodecError("truncated input: the msgpack value is incomplete") from None
+    try:  # unpackb bounds every declared length by len(data)
+        value = msgpack.unpackb(data, raw=False, use_list=False, strict_map_key=False)
+    except msgpack.ExtraData as exc:
+        raise CodecError(f"{len(exc.extra)} trailing bytes after the msgpack value") from None
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        if "incomplete input" in str(exc):
+            raise CodecError("truncated input: the msgpack value is incomplete") from None
         raise CodecError(f"malformed msgpack: {exc}") from None
-    if unpacker.tell() != len(data):
-        raise CodecError(f"{len(data) - unpacker.tell()} trailing bytes after the msgpack value")
     try:
         again = encode(value)
     except CodecError as exc:

@@ -94,6 +94,17 @@ class Mempool:
                 nonce += 1
             return nonce
 
+    @property
+    def added(self) -> int:
+        """How many transactions were ever accepted: changes with every arrival."""
+        return self._counter
+
+    def has_ready(self, nonce_of: Callable[[bytes], int]) -> bool:
+        """Whether some waiting transaction can go in the next block (its sender's next nonce is here); a
+        transaction stuck behind a nonce gap is not work for a proposer."""
+        with self._lock:
+            return any(nonce_of(sender) in pending for sender, pending in self._by_sender.items())
+
     def ready(self, limit: int, nonce_of: Callable[[bytes], int]) -> list[ChainTx]:
         """Up to ``limit`` transactions that can run in order: each sender's run of consecutive nonces, senders by arrival."""
         with self._lock:

@@ -71,15 +71,20 @@ class LocalNode:
     description: dict
     process: subprocess.Popen
 
+    def log(self) -> str:
+        """What the node wrote to stderr so far (its log; kept in a file so that a chatty node never blocks on a
+        full pipe nobody reads)."""
+        return (self.directory / "localnet.stderr.log").read_text(encoding="utf-8", errors="replace")
+
     def stop(self) -> tuple[int, str]:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            _, stderr = self.process.communicate(timeout=30)
+            self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            _, stderr = self.process.communicate()
-        return self.process.returncode, stderr
+            self.process.wait()
+        return self.process.returncode, self.log()
 
 
 def free_port() -> int:
@@ -90,10 +95,10 @@ def free_port() -> int:
 
 def start_localnet(directory: Path) -> LocalNode:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "node.cli", "localnet", "--dir", str(directory), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "localnet.stdout.log", "wb") as stdout, open(directory / "localnet.stderr.log", "wb") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "node.cli", "localnet", "--dir", str(directory), "--port", str(port)],
+                                   stdout=stdout, stderr=stderr, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -103,7 +108,8 @@ def start_localnet(directory: Path) -> LocalNode:
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(f"localnet did not start: {process.communicate()[1]}")
+                process.wait()
+                raise RuntimeError(f"localnet did not start: {(directory / 'localnet.stderr.log').read_text(errors='replace')}")
             time.sleep(0.2)
     description = json.loads((directory / "localnet.json").read_text())
     return LocalNode(url, directory, description, process)

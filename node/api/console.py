@@ -318,7 +318,7 @@ async def verify_record(request: Request, service: NodeService = Depends(_servic
 
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise Problem(422, "invalid-request", "Invalid request", "the body must be JSON {record_id, record?, salt?}") from None
     if not isinstance(body, dict):
         raise Problem(422, "invalid-request", "Invalid request", "the body must be JSON {record_id, record?, salt?}")

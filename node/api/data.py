@@ -35,7 +35,7 @@ def operator(request: Request) -> None:
 async def _json(request: Request) -> Any:
     try:
         return await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than any record
         raise Problem(422, "invalid-request", "Invalid request", "the body must be JSON") from None
 
 

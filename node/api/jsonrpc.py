@@ -318,7 +318,7 @@ async def json_rpc(request: Request) -> JSONResponse:
     api = EthApi(request.app.state.service)
     try:
         payload = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error: body is not JSON"}})
     if isinstance(payload, list):
         if not payload or len(payload) > MAX_BATCH:

@@ -22,8 +22,10 @@ def solo_localnet() -> Iterator[tuple[str, Path]]:
 
     with tempfile.TemporaryDirectory(prefix="yilian-bench-") as scratch:
         port = free_port()
-        process = subprocess.Popen([sys.executable, "-m", "node.cli", "localnet", "--dir", scratch, "--port", str(port), "--log-level", "warning"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        log = Path(scratch) / "node.log"  # a file, not a pipe: a pipe nobody reads would block a chatty node
+        with open(log, "wb") as handle:
+            process = subprocess.Popen([sys.executable, "-m", "node.cli", "localnet", "--dir", scratch, "--port", str(port),
+                                        "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=handle)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 90
@@ -33,7 +35,7 @@ def solo_localnet() -> Iterator[tuple[str, Path]]:
                     break
                 except Exception:  # noqa: BLE001 - starting
                     if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"the benchmark node did not start: {process.stderr.read().decode() if process.stderr else ''}")
+                        raise RuntimeError(f"the benchmark node did not start: {log.read_text(errors='replace')}")
                     time.sleep(0.2)
             home = Path(json.loads((Path(scratch) / "localnet.json").read_text())["nodes"][0]["home"])
             yield url, home

@@ -77,10 +77,10 @@ def _node(count: int, progress: Callable[[str], None]) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="yilian-bench-") as scratch:
         port = free_port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "localnet", "--dir", scratch, "--port", str(port), "--log-level", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
+        log = Path(scratch) / "node.log"  # a file, not a pipe nobody reads
+        with open(log, "wb") as handle:
+            process = subprocess.Popen([sys.executable, "-m", "node.cli", "localnet", "--dir", scratch, "--port", str(port),
+                                        "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=handle)
         url = f"http://127.0.0.1:{port}/"
         try:
             deadline = time.monotonic() + 60
@@ -90,7 +90,7 @@ def _node(count: int, progress: Callable[[str], None]) -> dict:
                     break
                 except OSError:
                     if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"the bench node did not start: {process.stderr.read() if process.stderr else ''}")
+                        raise RuntimeError(f"the bench node did not start: {log.read_text(errors='replace')}")
                     time.sleep(0.2)
             description = json.loads((Path(scratch) / "localnet.json").read_text())
             chain_id = description["chain_id"]

@@ -5,14 +5,11 @@ from __future__ import annotations
 import hashlib
 
 from Crypto.Hash import keccak as _keccak
-from cryptography.hazmat.primitives import hashes
 
+from chain_sdk import gm
 
-def sm3(data: bytes) -> bytes:
-    """SM3 digest (32 bytes) of ``data``."""
-    digest = hashes.Hash(hashes.SM3())
-    digest.update(data)
-    return digest.finalize()
+sm3 = gm.sm3
+"""SM3 digest (32 bytes) of ``data``: the SDK's definition (OpenSSL's SM3 through hashlib), one for nodes and clients."""
 
 
 def keccak256(data: bytes) -> bytes:

@@ -8,8 +8,11 @@ balance for gas — and gas limits remain the bound on work.
 
 from __future__ import annotations
 
+import sys
 from typing import Iterable
 
+import py_ecc  # noqa: F401 - imported by py-evm's precompiles anyway; imported here so that the line below comes after it
+from eth import EVM_RECURSION_LIMIT
 from eth.abc import SignedTransactionAPI
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.prague.computation import PRAGUE_PRECOMPILES, PragueComputation
@@ -20,6 +23,11 @@ from eth_utils.toolz import merge
 from node.execution.precompiles import PRECOMPILES
 
 EIP3529_MAX_REFUND_QUOTIENT = 5
+
+# py-evm needs 12,288 frames (1,024 nested calls); py_ecc raises the limit to 100,000, which lets C-recursive code
+# (the json module) run past the C stack before Python stops it: a JSON body nested 100,000 deep crashed the node
+# with SIGSEGV. At py-evm's own limit such a body is a RecursionError, answered with a 4xx.
+sys.setrecursionlimit(EVM_RECURSION_LIMIT)
 
 
 class YilianComputation(PragueComputation):

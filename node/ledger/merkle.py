@@ -110,6 +110,22 @@ def merkle_proof(suite: Suite, leaves: Sequence[bytes], index: int) -> MerklePro
     return MerkleProof(index, len(leaves), _path(_levels(suite, leaves), index))
 
 
+def merkle_levels(suite: Suite, leaves: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the tree of ``leaves``, leaf hashes first and the root (alone) last: keep it to answer any
+    leaf's proof later with :func:`proof_from_levels`, without hashing again."""
+    if not leaves:
+        raise ValidationError("leaves", "a tree needs at least one leaf")
+    return _levels(suite, leaves)
+
+
+def proof_from_levels(levels: Sequence[Sequence[bytes]], index: int) -> MerkleProof:
+    """The proof of leaf ``index`` from a tree's levels (:func:`merkle_levels`)."""
+    size = len(levels[0])
+    if not 0 <= index < size:
+        raise ValidationError("index", f"{index} is outside a tree of {size} leaves")
+    return MerkleProof(index, size, _path(levels, index))  # type: ignore[arg-type]
+
+
 def merkle_proofs(suite: Suite, leaves: Sequence[bytes]) -> tuple[bytes, list[MerkleProof]]:
     """The root and every leaf's proof, hashing the tree once (a batch of records anchored under one root)."""
     if not leaves:

@@ -3,7 +3,9 @@
 The data key is derived from the center's admin key (HKDF-SM3, info ``YILIAN/offchain/data-key/v1``), so
 the database alone — a copied disk, a backup — reveals nothing; each value is sealed with the record id as
 associated data, so values cannot be swapped between keys unnoticed. Layout: ``r/<record id>`` → sealed
-canonical msgpack of the entry; ``n/<nonce>`` → expiry of a seen access-request nonce (replay guard).
+canonical msgpack of the entry; ``t/<batch root>`` → sealed Merkle tree of a batch (every level's hashes, so any
+record's inclusion path is read, not recomputed, and not stored 10,000 times); ``n/<nonce>`` → expiry of a seen
+access-request nonce (replay guard).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from node import codec
 from node.crypto import sm4
 from node.errors import DecryptionError, YilianError
 
-RECORD, NONCE = b"r/", b"n/"
+RECORD, TREE, NONCE = b"r/", b"t/", b"n/"
 DATA_KEY_INFO = b"YILIAN/offchain/data-key/v1"
 
 
@@ -72,16 +74,34 @@ class DataStore:
         with _writing(self.path):
             self.db.put(RECORD + record_id, self._seal(record_id, entry), sync=True)
 
-    def put_many(self, entries: dict[bytes, dict]) -> None:
-        """All entries in one synced write: a bulk import is stored whole or not at all."""
+    def put_many(self, entries: dict[bytes, dict], tree: tuple[bytes, list[list[bytes]]] | None = None) -> None:
+        """All entries (and the batch's Merkle tree: root, levels) in one synced write: a bulk import is stored whole
+        or not at all."""
         with _writing(self.path), self.db.write_batch(transaction=True, sync=True) as batch:
             for record_id, entry in entries.items():
                 batch.put(RECORD + record_id, self._seal(record_id, entry))
+            if tree is not None:
+                root, levels = tree
+                batch.put(TREE + root, sm4.seal(self.key, codec.encode([b"".join(level) for level in levels]), TREE + root))
 
-    def delete_many(self, record_ids: list[bytes]) -> None:
+    def delete_many(self, record_ids: list[bytes], tree_root: bytes | None = None) -> None:
         with _writing(self.path), self.db.write_batch(transaction=True, sync=True) as batch:
             for record_id in record_ids:
                 batch.delete(RECORD + record_id)
+            if tree_root is not None:
+                batch.delete(TREE + tree_root)
+
+    def tree(self, root: bytes) -> list[list[bytes]] | None:
+        """The levels of the batch tree stored under ``root`` (leaf hashes first), or None."""
+        sealed = self.db.get(TREE + root)
+        if sealed is None:
+            return None
+        try:
+            levels = codec.decode(sm4.open_sealed(self.key, sealed, TREE + root))
+        except DecryptionError:
+            raise DataStoreError(f"batch tree 0x{root.hex()} cannot be decrypted: the data store belongs to another admin key "
+                                 "or was modified") from None
+        return [[level[i : i + 32] for i in range(0, len(level), 32)] for level in levels]
 
     def get(self, record_id: bytes) -> dict | None:
         sealed = self.db.get(RECORD + record_id)

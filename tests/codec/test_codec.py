@@ -98,6 +98,27 @@ def test_truncated_input_is_refused() -> None:
         codec.decode(codec.encode(b"x" * 10)[:-1])
 
 
+@pytest.mark.parametrize("depth", [65, 100, 500, 900, 1000, 1100, 5000])
+def test_deeply_nested_values_are_a_codec_error_never_a_recursion_error(depth: int) -> None:
+    with pytest.raises(CodecError):
+        codec.decode(b"\x91" * depth + b"\x00")  # [[[…[0]…]]]
+    deep: list = []
+    for _ in range(depth):
+        deep = [deep]
+    with pytest.raises(CodecError, match="nested"):
+        codec.encode(deep)
+
+
+def test_values_nested_up_to_the_limit_round_trip() -> None:
+    deep: list = [0]
+    for _ in range(codec.MAX_DEPTH - 1):
+        deep = [deep]  # 64 arrays
+    assert codec.encode(codec.decode(codec.encode(deep))) == codec.encode(deep)
+    nested = {"a": deep}
+    with pytest.raises(CodecError, match=r"^\.a.*nested deeper than 64"):
+        codec.encode(nested)
+
+
 def test_oversize_input_is_refused_before_parsing() -> None:
     with pytest.raises(CodecError, match="exceeds"):
         codec.decode(codec.encode(b"x" * 100), max_size=50)

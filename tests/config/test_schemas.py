@@ -74,3 +74,39 @@ def test_the_example_consortium_publishes_the_same_standard() -> None:
     assert sorted(p.name for p in example.glob("*.json")) == sorted(p.name for p in SCHEMAS.glob("*.json"))
     for path in SCHEMAS.glob("*.json"):
         assert (example / path.name).read_bytes() == path.read_bytes(), f"{path.name}: run scripts/make_example_consortium"
+
+
+TRICKY = ["2026-02-30", "2026-02-28", "20260630", "2026-6-30", "2026-06-30T00:00:00Z", "２０２６-06-30", "2026-06-30\n", "",
+          "2026-12-20T09:30:00+08:00", "2026-12-20t09:30:00z", "2026-12-20 09:30:00+08:00", "2026-12-20T23:59:60Z",
+          "2026-12-20T09:30:00", "2026-12-20T09:30:00.123456+08:00", "2026-12-20T24:00:00Z", "2026-12-20T09:30:00+8:00",
+          "91350100M000100Y43", "91350100m000100y43", "x" * 300, "AA", "aa", "active", "50000000.00", "5e7", "-1", "1.", "0.1",
+          0, 1, 1.0, 1.5, -1, 2**70, True, None, [], {}, ["x"], {"a": 1}]
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_the_fast_validator_never_accepts_what_the_reference_refuses(name: str) -> None:
+    """node.offchain.standard decides with jsonschema-rs. It may only be stricter than the reference ``jsonschema``,
+    and only where the reference is lax: ``date-time`` is not checked at all without the optional rfc3339-validator
+    package, and Python's ``$`` in a pattern matches before a trailing newline (ECMA's does not)."""
+    from node.errors import ValidationError
+    from node.offchain import standard
+
+    schema = json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))
+    reference = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    date_times = {field for field, rule in schema["properties"].items() if rule.get("format") == "date-time"}
+    base = {"record_type": name, "schema_version": 1, "uscc": USCC, **EXAMPLES[name]}
+    tried, wrong = 0, []
+    for field in [*base, "surprise"]:
+        for value in TRICKY:
+            record = {**base, field: value}
+            expected = reference.is_valid(record)
+            try:
+                standard.validate(name, record)
+                accepted = True
+            except ValidationError:
+                accepted = False
+            tried += 1
+            stricter_where_the_reference_is_lax = field in date_times or (isinstance(value, str) and value.endswith("\n"))
+            if accepted != expected and not (expected and stricter_where_the_reference_is_lax):
+                wrong.append(f"{field} = {value!r}: node accepts={accepted}, jsonschema accepts={expected}")
+    assert tried >= 7 * len(TRICKY) and not wrong, wrong

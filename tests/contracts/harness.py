@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +40,9 @@ def _consortium(centers: int):  # type: ignore[no-untyped-def]
     three quarters of a contract test's set-up was the keystores' scrypt. Each test still gets its own chain."""
     from node.consortium import create_consortium
 
-    info = create_consortium(Path(tempfile.mkdtemp(prefix="yilian-contracts-")) / "c", centers, dev_accounts=1, password=PASSWORD)
+    scratch = tempfile.mkdtemp(prefix="yilian-contracts-")
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # made once per session, removed when it ends
+    info = create_consortium(Path(scratch) / "c", centers, dev_accounts=1, password=PASSWORD)
     configs = [load_node_config(center.home) for center in info.centers]
     admins = [load_keystore(c.admin_key_path, PASSWORD) for c in configs]
     genesis = configs[0].load_genesis()

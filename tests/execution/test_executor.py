@@ -118,8 +118,10 @@ def test_nonce_gap_waits_and_expired_waiting_tx_is_dropped(net) -> None:
     gm = consortium.gm_accounts[0]
     later = native_tx(gm, 1, to=b"\x11" * 20)
     mempool.add(later)
+    assert not mempool.has_ready(chain.executor.head_nonce)  # no proposer waits on it as if it were work
     assert engine.produce().block.header.tx_count == 0 and len(mempool) == 1
     mempool.add(native_tx(gm, 0, to=b"\x11" * 20))
+    assert mempool.has_ready(chain.executor.head_nonce)
     assert engine.produce().block.header.tx_count == 2
     doomed = native_tx(gm, 3, to=b"\x11" * 20, valid_until=chain.height + 1)
     tx = mempool.add(doomed)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from node.crypto import get_suite
+from node.errors import ValidationError
 from node.ledger.merkle import LEAF, NODE, MerkleProof, merkle_proof, merkle_root
 
 GM = get_suite("gm")
@@ -43,3 +45,19 @@ def test_malformed_proofs_are_rejected_not_crashing() -> None:
     assert not MerkleProof(3, 5, proof.path[:-1]).verify(GM, leaves[3], root)
     assert not MerkleProof(3, 5, proof.path + (bytes(32),)).verify(GM, leaves[3], root)
     assert not MerkleProof(7, 5, proof.path).verify(GM, leaves[3], root)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 8, 100])
+def test_stored_levels_answer_the_same_proofs(size: int) -> None:
+    from node.ledger.merkle import merkle_levels, merkle_proofs, proof_from_levels
+
+    suite = get_suite("gm")
+    leaves = [bytes([i % 256]) * 5 + i.to_bytes(4, "big") for i in range(size)]
+    root, proofs = merkle_proofs(suite, leaves)
+    levels = merkle_levels(suite, leaves)
+    assert levels[-1] == [root]
+    for index in range(size):
+        assert proof_from_levels(levels, index) == proofs[index]
+        assert proof_from_levels(levels, index).verify(suite, leaves[index], root)
+    with pytest.raises(ValidationError):
+        proof_from_levels(levels, size)

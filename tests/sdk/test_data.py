@@ -184,3 +184,17 @@ def test_bulk_import_and_sharing_a_batched_record(story, tmp_path):
     good.write_text("\n".join(bad.read_text().splitlines()[:2]) + "\n")
     assert subprocess.run([sys.executable, "-m", "node.cli", "data", "import", str(good), "--home", str(story.home), "--url", story.url,
                            "--type", "credit"], capture_output=True, text=True).returncode == 0
+
+
+def test_a_batch_leaf_is_the_abi_encoding_the_contract_recomputes():
+    import os
+
+    from eth_abi import encode
+
+    from node.offchain.custodian import _leaf
+
+    for version in (0, 1, 2**32 - 1):
+        fields = [os.urandom(32), os.urandom(32), os.urandom(20), os.urandom(32), version]
+        assert _leaf(*fields) == encode(["bytes32", "bytes32", "address", "bytes32", "uint32"], fields)
+    with pytest.raises(ValueError):
+        _leaf(os.urandom(32), os.urandom(32), os.urandom(20), os.urandom(32), 2**32)

@@ -56,6 +56,31 @@ def test_an_oversized_body_is_refused_before_it_is_read(node) -> None:
     assert status == 413
 
 
+def test_deeply_nested_json_is_refused_and_the_node_lives(node) -> None:
+    """py_ecc raises Python's recursion limit to 100,000; at that limit a JSON body nested 100,000 deep overflowed
+    the C stack inside the json module and killed the node with SIGSEGV. Now every JSON entry point answers 4xx."""
+    home = Path(node.description["nodes"][0]["home"])
+    token = (home / "secrets" / "data-token").read_text().strip()
+    deep = b"[" * 200_000 + b"]" * 200_000
+    for path, headers in (("/", {}), ("/v1/data/records", {"Authorization": f"Bearer {token}"}),
+                          ("/v1/data/batches", {"Authorization": f"Bearer {token}"}), ("/v1/data/access", {}),
+                          ("/v1/transactions", {}), ("/v1/verify/record", {})):
+        for body in (deep, b'{"jsonrpc":"2.0","id":1,"method":"eth_call","params":' + deep + b"}"):
+            connection = _connection(node.url)
+            connection.request("POST", path, body=body, headers={"Content-Type": "application/json", **headers})
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            if path == "/":
+                assert response.status == 200 and answer["error"]["code"] in (-32700, -32600), answer
+            else:
+                assert 400 <= response.status < 500 and "detail" in answer, (path, response.status, answer)
+            connection.close()
+    assert node.process.poll() is None
+    connection = _connection(node.url)
+    connection.request("GET", "/v1/status")
+    assert connection.getresponse().status == 200
+
+
 def test_slow_loris_connections_do_not_stop_service(node) -> None:
     parts = urlsplit(node.url)
     slow = []
