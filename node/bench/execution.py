@@ -45,7 +45,10 @@ def _sign_batch(accounts: list, start_nonces: list[int], count: int, to: bytes, 
     return raws
 
 
-def _ceiling(count: int, chain_id: int) -> float:
+def _ceiling(count: int, chain_id: int, repeats: int = 3) -> float:
+    """py-evm applying ``count`` signed one-slot writes in-process (decode and sender recovery included), tx/s: the
+    best of ``repeats`` runs on fresh states, since a ceiling is what the machine can do, and single runs on a shared
+    2-core machine varied 1.7× within one suite."""
     from eth.constants import BLANK_ROOT_HASH
     from eth.db.atomic import AtomicDB
     from eth_account import Account
@@ -55,21 +58,24 @@ def _ceiling(count: int, chain_id: int) -> float:
     from node.crypto import get_suite
 
     accounts = [Account.create() for _ in range(3)]
-    state = make_state(AtomicDB(), BLANK_ROOT_HASH, chain_id=chain_id, height=1, timestamp=1, coinbase=bytes(20), gas_limit=10**9)
     contract = b"\x5a" * 20
-    state.set_code(contract, ONE_SLOT_RUNTIME)
-    state.persist()
     raws = _sign_batch(accounts, [0, 0, 0], count, contract, chain_id)
     suite = get_suite("gm")
-    started = time.perf_counter()
-    for raw in raws:
-        tx = decode_transaction(raw, suite, chain_id)
-        state.lock_changes()
-        computation = state.apply_transaction(tx.evm)
-        assert not computation.is_error, computation.error
-    state.persist()
-    _ = state.state_root
-    return count / (time.perf_counter() - started)
+    best = 0.0
+    for _ in range(repeats):
+        state = make_state(AtomicDB(), BLANK_ROOT_HASH, chain_id=chain_id, height=1, timestamp=1, coinbase=bytes(20), gas_limit=10**9)
+        state.set_code(contract, ONE_SLOT_RUNTIME)
+        state.persist()
+        started = time.perf_counter()
+        for raw in raws:
+            tx = decode_transaction(raw, suite, chain_id)
+            state.lock_changes()
+            computation = state.apply_transaction(tx.evm)
+            assert not computation.is_error, computation.error
+        state.persist()
+        _ = state.state_root
+        best = max(best, count / (time.perf_counter() - started))
+    return best
 
 
 def _node(count: int, progress: Callable[[str], None]) -> dict:
