@@ -36,7 +36,12 @@ def write_report(results: dict, directory: Path) -> list[Path]:
         lines += ["", f"({outcome.get('seconds', '?')} s)", ""]
         numeric = [(key, float(value)) for key, value in leaves
                    if isinstance(value, (int, float)) and not isinstance(value, bool) and "ratio" not in key and value > 0]
-        if numeric:
+        if name == "localnet" and _localnet_sizes(outcome):
+            path = directory / f"{name}.png"
+            _localnet_figure(plt, outcome, path)
+            written.append(path)
+            lines += [f"![{name}]({path.name})", ""]
+        elif numeric:
             figure, axis = plt.subplots(figsize=(8, 0.4 * len(numeric) + 1.2))
             axis.barh([key for key, _ in numeric], [value for _, value in numeric], color="#0b3d6e")
             if max(v for _, v in numeric) / min(v for _, v in numeric) > 100:
@@ -52,3 +57,40 @@ def write_report(results: dict, directory: Path) -> list[Path]:
     report = directory / "RESULTS.md"
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return [report, *written]
+
+
+def _localnet_sizes(outcome: dict) -> list[tuple[int, dict]]:
+    return sorted((int(key[1:]), value) for key, value in outcome.items()
+                  if key.startswith("n") and key[1:].isdigit() and isinstance(value, dict) and "peak_per_s" in value)
+
+
+def _localnet_figure(plt, outcome: dict, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Commit latency against finalized load for each network size, and each size's peak against its target."""
+    sizes = _localnet_sizes(outcome)
+    figure, (curves, peaks) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 2]})
+    for nodes, figures in sizes:
+        phases = [figures[f"at_{level}pct"] for level in (25, 50, 100) if f"at_{level}pct" in figures]
+        rates = [phase["finalized_per_s"] for phase in phases]
+        line = curves.plot(rates, [phase["latency_p50_ms"] for phase in phases], marker="o", label=f"N = {nodes} p50")[0]
+        curves.plot(rates, [phase["latency_p99_ms"] for phase in phases], marker="x", linestyle="--", color=line.get_color(),
+                    label=f"N = {nodes} p99")
+    curves.axhline(500, color="grey", linewidth=0.8, linestyle=":")
+    curves.text(curves.get_xlim()[0], 520, " p50 target at half of peak (500 ms)", fontsize=8, color="grey")
+    curves.set_yscale("log")
+    curves.set_xlabel("finalized tx/s (at 25, 50 and 100 % of each peak)")
+    curves.set_ylabel("commit latency, ms")
+    curves.legend(fontsize=8, ncol=2)
+    curves.set_title("latency against load")
+    labels = [f"N = {nodes}" for nodes, _ in sizes]
+    peaks.bar(labels, [figures["peak_per_s"] for _, figures in sizes], color="#0b3d6e", label="burst peak")
+    targets = [figures.get("target_per_s") for _, figures in sizes]
+    peaks.scatter([label for label, target in zip(labels, targets) if target], [target for target in targets if target],
+                  marker="_", s=900, color="#c0392b", label="target 0.7 × ceiling × cores ÷ N", zorder=3)
+    peaks.set_ylim(0, 1.3 * max([figures["peak_per_s"] for _, figures in sizes] + [t for t in targets if t]))  # room for the legend
+    peaks.set_ylabel("tx/s")
+    peaks.legend(fontsize=8)
+    peaks.set_title("peak and target")
+    figure.suptitle("yilian bench localnet")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
