@@ -93,21 +93,8 @@ def encode(value: Any) -> bytes:
     return msgpack.packb(normalized, use_bin_type=True)
 
 
-_KEYS: dict[str, bytes] = {}
-"""Packed bytes of short string map keys seen before (field names repeat in every message)."""
-
-
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
 """Canonical order of the string keys of map shapes seen before (a message type's fields come in one order)."""
-
-
-def _key(key: str) -> bytes:
-    packed = _KEYS.get(key)
-    if packed is None:
-        packed = msgpack.packb(key, use_bin_type=True)
-        if len(key) <= 64 and len(_KEYS) < 4096:
-            _KEYS[key] = packed
-    return packed
 
 
 def _fast(value: Any, depth: int) -> Any:
@@ -129,12 +116,12 @@ def _fast(value: Any, depth: int) -> Any:
         order = _ORDERS.get(keys)
         if order is None:
             if not all(type(key) is str for key in keys):
-                return _normalize(value, "")
-            order = tuple(sorted(keys, key=_key))
+                return _normalize(value, "", depth)
+            order = tuple(sorted(keys, key=lambda key: msgpack.packb(key, use_bin_type=True)))
             if len(_ORDERS) < 4096 and all(len(key) <= 64 for key in keys):
                 _ORDERS[keys] = order
         return {key: _fast(value[key], depth + 1) for key in order}
-    return _normalize(value, "")
+    return _normalize(value, "", depth)
 
 
 def decode(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> Any:

@@ -107,7 +107,7 @@ def merkle_proof(suite: Suite, leaves: Sequence[bytes], index: int) -> MerklePro
     """The inclusion proof of ``leaves[index]``."""
     if not 0 <= index < len(leaves):
         raise ValidationError("index", f"{index} is outside a list of {len(leaves)} leaves")
-    return MerkleProof(index, len(leaves), _path(_levels(suite, leaves), index))
+    return proof_from_levels(_levels(suite, leaves), index)
 
 
 def merkle_levels(suite: Suite, leaves: Sequence[bytes]) -> list[list[bytes]]:
@@ -124,11 +124,3 @@ def proof_from_levels(levels: Sequence[Sequence[bytes]], index: int) -> MerklePr
     if not 0 <= index < size:
         raise ValidationError("index", f"{index} is outside a tree of {size} leaves")
     return MerkleProof(index, size, _path(levels, index))  # type: ignore[arg-type]
-
-
-def merkle_proofs(suite: Suite, leaves: Sequence[bytes]) -> tuple[bytes, list[MerkleProof]]:
-    """The root and every leaf's proof, hashing the tree once (a batch of records anchored under one root)."""
-    if not leaves:
-        raise ValidationError("leaves", "a tree of proofs needs at least one leaf")
-    levels = _levels(suite, leaves)
-    return levels[-1][0], [MerkleProof(index, len(leaves), _path(levels, index)) for index in range(len(leaves))]

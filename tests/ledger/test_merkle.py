@@ -49,15 +49,15 @@ def test_malformed_proofs_are_rejected_not_crashing() -> None:
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 8, 100])
 def test_stored_levels_answer_the_same_proofs(size: int) -> None:
-    from node.ledger.merkle import merkle_levels, merkle_proofs, proof_from_levels
+    from node.ledger.merkle import merkle_levels, proof_from_levels
 
     suite = get_suite("gm")
     leaves = [bytes([i % 256]) * 5 + i.to_bytes(4, "big") for i in range(size)]
-    root, proofs = merkle_proofs(suite, leaves)
+    root = merkle_root(suite, leaves)
     levels = merkle_levels(suite, leaves)
     assert levels[-1] == [root]
     for index in range(size):
-        assert proof_from_levels(levels, index) == proofs[index]
+        assert proof_from_levels(levels, index) == merkle_proof(suite, leaves, index)
         assert proof_from_levels(levels, index).verify(suite, leaves[index], root)
     with pytest.raises(ValidationError):
         proof_from_levels(levels, size)
