@@ -266,6 +266,7 @@ class NodeConfig:
     ca_certificate_path: Path
     password_file: Path | None
     log_level: str = "info"
+    ingest_workers: int | None = None  # processes for bulk imports; None: one per core (at most 4); 0 or 1: none
 
     def password(self) -> bytes:
         """The keystore password: the configured file, else $YILIAN_KEY_PASSWORD."""
@@ -318,6 +319,9 @@ def load_node_config(home: Path | str) -> NodeConfig:
         for index, entry in enumerate(p2p.get("peers", []))
     )
     password_file = document.get("password_file")
+    ingest_workers = document.get("ingest_workers")
+    if ingest_workers is not None and (not isinstance(ingest_workers, int) or isinstance(ingest_workers, bool) or not 0 <= ingest_workers <= 64):
+        raise ConfigError(f"{where}: ingest_workers must be an integer 0..64 (0 or 1: bulk imports in the node process), got {ingest_workers!r}")
     return NodeConfig(
         name=_require(document, "name", where),
         home=home,
@@ -335,4 +339,5 @@ def load_node_config(home: Path | str) -> NodeConfig:
         ca_certificate_path=home / _require(keys, "ca_certificate", f"{where}: keys"),
         password_file=home / password_file if password_file else None,
         log_level=document.get("log_level", "info"),
+        ingest_workers=ingest_workers,
     )

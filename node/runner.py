@@ -124,6 +124,7 @@ def run_node(config: NodeConfig, *, port: int | None = None) -> None:
         _serve_until_signalled(server)
         log.info("stopping: finishing the current block")
         engine.stop()
+        custodian.pool.close()
         store.close()
     finally:
         chain.close()
@@ -154,6 +155,7 @@ def _data_service(config: NodeConfig, service, engine):  # type: ignore[no-untyp
     import json
 
     from node.offchain.custodian import Custodian, CustodianError
+    from node.offchain.ingest import IngestPool
     from node.offchain.store import DataStore, derive_data_key
 
     admin = config.load_admin_key()
@@ -179,7 +181,7 @@ def _data_service(config: NodeConfig, service, engine):  # type: ignore[no-untyp
             raise CustodianError(int(problem.pop("status")), str(problem.pop("slug")), str(problem.pop("detail")), **problem)
         return answer["ok"]
 
-    custodian = Custodian(service, admin, store, forward=forward)
+    custodian = Custodian(service, admin, store, forward=forward, pool=IngestPool(config.ingest_workers))
     if hasattr(engine, "data_handler"):
         engine.data_handler = custodian.handle_p2p
     log.info("custodian data service: %d record(s) held, encrypted at rest in %s", store.count(), store.path)

@@ -16,8 +16,10 @@ from node.harness import free_port
 
 
 @contextlib.contextmanager
-def solo_localnet() -> Iterator[tuple[str, Path]]:
-    """Yield (API URL, the center's home); the node is stopped (SIGTERM) at the end."""
+def solo_localnet(env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
+    """Yield (API URL, the center's home); the node is stopped (SIGTERM) at the end. ``env`` adds to its environment."""
+    import os
+
     from chain_sdk import Client
 
     with tempfile.TemporaryDirectory(prefix="yilian-bench-") as scratch:
@@ -25,7 +27,8 @@ def solo_localnet() -> Iterator[tuple[str, Path]]:
         log = Path(scratch) / "node.log"  # a file, not a pipe: a pipe nobody reads would block a chatty node
         with open(log, "wb") as handle:
             process = subprocess.Popen([sys.executable, "-m", "node.cli", "localnet", "--dir", scratch, "--port", str(port),
-                                        "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=handle)
+                                        "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=handle,
+                                       env={**os.environ, **(env or {})})
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 90

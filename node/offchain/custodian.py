@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from chain_sdk.data import access_signing_bytes
 from node.crypto import get_suite, sm4
 from node.crypto.suites import PrivateKey
 from node.errors import ValidationError, YilianError
-from node.offchain import standard
+from node.offchain import ingest
 from node.offchain.store import DataStore
 from node.ledger.merkle import merkle_levels, proof_from_levels
 from node.views import BINDINGS, ContractReverted, view
@@ -102,12 +101,14 @@ def _leaf(record_id: bytes, type_id: bytes, owner: bytes, commitment: bytes, sch
 
 class Custodian:
     def __init__(self, service, admin: PrivateKey, store: DataStore,  # type: ignore[no-untyped-def]
-                 forward: Callable[[bytes, dict], dict] | None = None) -> None:
+                 forward: Callable[[bytes, dict], dict] | None = None, pool: ingest.IngestPool | None = None) -> None:
         self.port = ChainPort(service, admin)
         self.suite = service.chain.suite  # access-request signatures and envelopes; records use SM3 on every chain
         self.store = store
         self.address = admin.address
         self.forward = forward  # (custodian admin address, request) -> answer, over libp2p
+        self.pool = pool or ingest.IngestPool(workers=1)  # bulk imports in worker processes (the runner gives the node one)
+        self._batch_lock = threading.Lock()
 
     # -- ingest ---------------------------------------------------------------------------------
 
@@ -118,26 +119,7 @@ class Custodian:
         return records.record_id("0x" + self.address.hex(), local_id)
 
     def _prepare(self, item: dict, where: str) -> tuple[bytes, dict]:
-        record_type, local_id, owner, record = item.get("type"), item.get("local_id"), item.get("owner"), item.get("record")
-        if not isinstance(record_type, str):
-            raise ValidationError(f"{where}type", "the record type, e.g. 'credit'")
-        if not isinstance(owner, str) or len(owner) != 42 or not owner.startswith("0x"):
-            raise ValidationError(f"{where}owner", "the owner's 0x address (the enterprise for its private data, else the center)")
-        try:
-            owner_bytes = bytes.fromhex(owner[2:])
-        except ValueError:
-            raise ValidationError(f"{where}owner", "not a hex address") from None
-        try:
-            standard.validate(record_type, record)
-        except ValidationError as exc:
-            raise ValidationError(where + exc.field, exc.reason) from None
-        record_id = self.record_id(local_id)  # type: ignore[arg-type]
-        salt = os.urandom(32)
-        canonical = records.canonical(record)  # type: ignore[arg-type]
-        schema_version = int(record.get("schema_version", 1))  # type: ignore[union-attr]
-        entry = {"type": record_type, "local_id": local_id, "owner": owner_bytes, "record": canonical, "salt": salt,
-                 "commitment": records.commitment(canonical, salt), "schema_version": schema_version, "version": 1, "batch": None}
-        return record_id, entry
+        return ingest.prepare(self.address, item, where)
 
     def ingest(self, item: dict) -> dict:
         """Validate, anchor (or update, when the local id is known) and store one record."""
@@ -171,28 +153,27 @@ class Custodian:
         """Validate all (a batch is accepted whole or refused with every problem listed), anchor one Merkle root."""
         if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
             raise ValidationError("records", f"a batch holds 1 to {MAX_BATCH} records")
-        prepared, problems, seen = [], [], set()
-        for index, item in enumerate(items):
-            try:
-                if not isinstance(item, dict):
-                    raise ValidationError(f"records[{index}]", "an object {type, local_id, owner, record}")
-                record_id, entry = self._prepare(item, f"records[{index}].")
-                if record_id in seen or self.store.get(record_id) is not None:
-                    raise ValidationError(f"records[{index}].local_id", f"{item['local_id']!r} is already held (or twice in the batch); "
-                                                                        "update it with a single ingest")
-                seen.add(record_id)
-                prepared.append((record_id, entry))
-            except ValidationError as exc:
-                problems.append({"index": index, "field": exc.field, "detail": exc.reason})
-        if problems:
-            raise CustodianError(422, "invalid-records", f"{len(problems)} of {len(items)} records do not meet the data standard; "
-                                                         "nothing was anchored", problems=problems[:100])
-        leaves = [_leaf(record_id, records.record_type(e["type"]), e["owner"], e["commitment"], e["schema_version"]) for record_id, e in prepared]
-        levels = merkle_levels(get_suite("gm"), leaves)  # SM3, as RecordRegistry.verifyInBatch checks it on every chain
-        root = levels[-1][0]
-        for index, (record_id, entry) in enumerate(prepared):
-            entry["batch"] = {"root": root, "index": index, "size": len(leaves)}  # its path: read from the stored tree
-        self.store.put_many(dict(prepared), tree=(root, levels))
+        results, problems = self.pool.prepare(self.address, items)  # in worker processes when the batch is large
+        with self._batch_lock:  # from the duplicate check to the write: of two batches naming one local id, one is refused
+            seen: set[bytes] = set()
+            for index, result in enumerate(results):
+                if result is not None:
+                    record_id, entry = result
+                    if record_id in seen or self.store.get(record_id) is not None:
+                        problems.append({"index": index, "field": f"records[{index}].local_id", "detail":
+                                         f"{entry['local_id']!r} is already held (or twice in the batch); update it with a single ingest"})
+                    seen.add(record_id)
+            if problems:
+                problems.sort(key=lambda problem: problem["index"])
+                raise CustodianError(422, "invalid-records", f"{len(problems)} of {len(items)} records do not meet the data standard; "
+                                                             "nothing was anchored", problems=problems[:100])
+            prepared = [result for result in results if result is not None]
+            leaves = [_leaf(record_id, records.record_type(e["type"]), e["owner"], e["commitment"], e["schema_version"])
+                      for record_id, e in prepared]
+            levels = merkle_levels(get_suite("gm"), leaves)  # SM3, as RecordRegistry.verifyInBatch checks it on every chain
+            root = levels[-1][0]
+            sealed = self.pool.seal(self.store.key, root, prepared)  # each entry names its batch; its path is read from the stored tree
+            self.store.put_sealed([(record_id, box) for (record_id, _), box in zip(prepared, sealed)], tree=(root, levels))
         try:
             sent = self.port.send("RecordRegistry", "anchorBatch", root, len(leaves))
         except BaseException:

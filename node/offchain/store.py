@@ -48,6 +48,11 @@ def _writing(path: Path):  # type: ignore[no-untyped-def]
     return guard()
 
 
+def seal_entry(key: bytes, record_id: bytes, entry: dict) -> bytes:
+    """The stored form of an entry: canonical msgpack sealed with SM4-GCM, bound to its key (``r/<record id>``)."""
+    return sm4.seal(key, codec.encode(entry), RECORD + record_id)
+
+
 def derive_data_key(admin_secret: bytes) -> bytes:
     return HKDF(algorithm=hashes.SM3(), length=sm4.KEY_SIZE, salt=None, info=DATA_KEY_INFO).derive(admin_secret)
 
@@ -67,19 +72,20 @@ class DataStore:
     def close(self) -> None:
         self.db.close()
 
-    def _seal(self, record_id: bytes, entry: dict) -> bytes:
-        return sm4.seal(self.key, codec.encode(entry), RECORD + record_id)
-
     def put(self, record_id: bytes, entry: dict) -> None:
         with _writing(self.path):
-            self.db.put(RECORD + record_id, self._seal(record_id, entry), sync=True)
+            self.db.put(RECORD + record_id, seal_entry(self.key, record_id, entry), sync=True)
 
     def put_many(self, entries: dict[bytes, dict], tree: tuple[bytes, list[list[bytes]]] | None = None) -> None:
         """All entries (and the batch's Merkle tree: root, levels) in one synced write: a bulk import is stored whole
         or not at all."""
+        self.put_sealed([(record_id, seal_entry(self.key, record_id, entry)) for record_id, entry in entries.items()], tree)
+
+    def put_sealed(self, boxes: list[tuple[bytes, bytes]], tree: tuple[bytes, list[list[bytes]]] | None = None) -> None:
+        """Like :meth:`put_many`, for entries already sealed with :func:`seal_entry` under this store's key."""
         with _writing(self.path), self.db.write_batch(transaction=True, sync=True) as batch:
-            for record_id, entry in entries.items():
-                batch.put(RECORD + record_id, self._seal(record_id, entry))
+            for record_id, box in boxes:
+                batch.put(RECORD + record_id, box)
             if tree is not None:
                 root, levels = tree
                 batch.put(TREE + root, sm4.seal(self.key, codec.encode([b"".join(level) for level in levels]), TREE + root))

@@ -1,0 +1,104 @@
+"""Bulk-import workers: the pool gives the serial path's results, survives a dead worker, and dies with its node."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from chain_sdk import gm, records
+from node import codec
+from node.crypto import sm4
+from node.offchain.ingest import POOL_MIN_BATCH, IngestPool
+from node.offchain.store import RECORD
+
+CUSTODIAN = bytes.fromhex("11" * 20)
+KEY = bytes(range(16))
+OWNER = "0x" + "22" * 20
+
+
+def _items(count: int) -> list:
+    items: list = [{"type": "credit", "local_id": f"bulk/{i}", "owner": OWNER,
+                    "record": {"record_type": "credit", "schema_version": 1, "uscc": "91350100M000100Y43", "rating": ("AAA", "AA", "A")[i % 3],
+                               "rated_by": "Center A", "rated_on": "2026-06-30", "blacklisted": False}} for i in range(count)]
+    items[7]["record"] = {**items[7]["record"], "rating": "ZZ"}
+    items[600]["owner"] = "0x1234"
+    items[-100] = ["not", "an", "object"]
+    return items
+
+
+@pytest.fixture(scope="module")
+def pool():  # type: ignore[no-untyped-def]
+    workers = IngestPool(2)
+    yield workers
+    workers.close()
+
+
+def test_the_pool_prepares_and_seals_what_the_serial_path_does(pool):
+    items = _items(POOL_MIN_BATCH + 200)
+    assert pool.usable(len(items))
+    parallel, parallel_problems = pool.prepare(CUSTODIAN, items)
+    serial, serial_problems = IngestPool(1).prepare(CUSTODIAN, items)
+    assert parallel_problems == serial_problems and [p["index"] for p in parallel_problems] == [7, 600, 1100]
+    assert parallel_problems[0]["field"] == "records[7].record.rating" and parallel_problems[2]["field"] == "records[1100]"
+    assert [r is None for r in parallel] == [r is None for r in serial]
+    prepared = [r for r in parallel if r is not None]
+    for (record_id, entry), (serial_id, serial_entry) in zip(prepared, [r for r in serial if r is not None]):
+        assert record_id == serial_id == records.record_id("0x" + CUSTODIAN.hex(), entry["local_id"])
+        assert entry["record"] == serial_entry["record"] and entry["salt"] != serial_entry["salt"]  # fresh salt each
+        assert entry["commitment"] == gm.sm3(entry["salt"] + entry["record"])
+    root = os.urandom(32)
+    sealed = pool.seal(KEY, root, prepared)
+    assert len(sealed) == len(prepared)
+    for index in (0, 599, len(prepared) - 1):
+        record_id, entry = prepared[index]
+        stored = codec.decode(sm4.open_sealed(KEY, sealed[index], RECORD + record_id))
+        assert stored["batch"] == {"root": root, "index": index, "size": len(prepared)} == entry["batch"]
+        assert stored == entry
+
+
+def test_a_killed_worker_costs_one_serial_batch_not_the_import(pool, caplog):
+    items = _items(POOL_MIN_BATCH)
+    pool.prepare(CUSTODIAN, items)
+    for process in list(pool._executor._processes.values()):  # type: ignore[union-attr]
+        os.kill(process.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    prepared, problems = pool.prepare(CUSTODIAN, items)
+    assert len(problems) == 3 and len([r for r in prepared if r is not None]) == POOL_MIN_BATCH - 3
+    assert "ingest workers failed" in caplog.text
+    prepared, problems = pool.prepare(CUSTODIAN, items)  # a new pool
+    assert pool._executor is not None and len(problems) == 3
+
+
+def test_workers_do_not_outlive_a_killed_node(tmp_path):
+    script = textwrap.dedent(f"""
+        from node.offchain.ingest import IngestPool
+        from tests.sdk.test_ingest_pool import CUSTODIAN, _items
+        pool = IngestPool(2)
+        pool.prepare(CUSTODIAN, _items({POOL_MIN_BATCH}))
+        print(*[p.pid for p in pool._executor._processes.values()], flush=True)
+        import time
+        time.sleep(60)
+    """)
+    node = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+    workers = [int(pid) for pid in node.stdout.readline().split()]  # type: ignore[union-attr]
+    assert len(workers) == 2
+    node.kill()
+    node.wait()
+    deadline = time.monotonic() + 15
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers), "ingest workers outlived their node"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
