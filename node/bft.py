@@ -60,7 +60,8 @@ STALL_MAX_S = 8.0
 SYNC_TIMEOUT_S = 5.0
 MEMBERSHIP_S = 1.0
 MAX_BLOCKS_KEPT = 64
-TX_GOSSIP_S = 0.05  # batching window for gossiped transactions (each message costs more than a transaction)
+TX_GOSSIP_S = 0.025  # the least time between two gossiped batches (each message costs more than a transaction)
+TX_POLL_S = 0.005  # how soon a transaction after a quiet spell is gossiped
 BUILD_SHARE = 0.3  # of the round's propose timeout, the most a proposer spends executing its block
 
 
@@ -343,7 +344,7 @@ class BftEngine:
         await self._sync_step(CommittedLocally(height))
 
     def _commit_blocking(self, execution: BlockExecution, certificate: CommitCertificate) -> None:
-        self.chain.commit(execution, certificate)
+        self.chain.commit(execution, certificate, checked=self.cache.check)  # precommits were verified on arrival
         self.mempool.remove(list(execution.transactions))
         self.mempool.prune(self.chain.executor.head_nonce, execution.block.header.height + 1)
         self.wal.prune_below(execution.block.header.height + 1)
@@ -571,9 +572,13 @@ class BftEngine:
             await self.events_in.send(("sync", RequestFailed(peer, height)))
 
     async def _forward_transactions(self) -> None:
-        """Gossip transactions accepted by this node's API to every peer, in batches every 50 ms
-        (full mesh: no relaying needed; one stream per batch instead of one per transaction)."""
+        """Gossip transactions accepted by this node's API to every peer (full mesh: no relaying needed): a
+        transaction arriving after a quiet spell goes out within 5 ms, and under load one batch (one stream) leaves
+        every 25 ms at most, however many transactions it holds."""
         while True:
+            if self.outbox.empty():
+                await trio.sleep(TX_POLL_S)
+                continue
             batch: list[bytes] = []
             while len(batch) < 2000:
                 try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from node.config import Genesis
@@ -127,12 +128,14 @@ class Chain:
         :meth:`Executor.validate_and_execute` (transactions already checked by the pool)."""
         return self.executor.validate_and_execute(block, known)
 
-    def commit(self, execution: BlockExecution, certificate: CommitCertificate) -> None:
-        """Check the certificate against the block and write both (one atomic batch)."""
+    def commit(self, execution: BlockExecution, certificate: CommitCertificate, *,
+               checked: Callable[[bytes, Callable[[], bool]], bool] | None = None) -> None:
+        """Check the certificate against the block and write both (one atomic batch). ``checked``: see
+        :meth:`CommitCertificate.verify` (the consensus engine passes the signatures it verified already)."""
         header = execution.block.header
         if certificate.block_hash != execution.block_hash or certificate.height != header.height:
             raise DatabaseError(f"certificate for height {certificate.height} does not certify block {header.height}")
-        certificate.verify(self.suite, self.validators_at(header.height), chain_id=self.chain_id)
+        certificate.verify(self.suite, self.validators_at(header.height), chain_id=self.chain_id, checked=checked)
         with self._commit_lock:
             try:
                 self.store.commit(execution.to_commit(certificate))

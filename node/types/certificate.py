@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from node import codec
 from node.crypto.suites import Suite
@@ -34,8 +35,11 @@ class CommitCertificate:
         """The precommit vote that ``validator``'s entry signs."""
         return Vote(self.chain_id, VoteType.PRECOMMIT, self.height, self.round, self.block_hash, validator, signature)
 
-    def verify(self, suite: Suite, validators: ValidatorSet, *, chain_id: int | None = None) -> None:
-        """Check the certificate against the validator set in force at its height.
+    def verify(self, suite: Suite, validators: ValidatorSet, *, chain_id: int | None = None,
+               checked: Callable[[bytes, Callable[[], bool]], bool] | None = None) -> None:
+        """Check the certificate against the validator set in force at its height. ``checked(signed bytes ‖ signature,
+        verify)`` may answer from signatures this node already verified (a consensus node checked each precommit
+        when it arrived; :class:`node.consensus.verify.SignatureCache`), calling ``verify`` for the others.
 
         Raises:
             ValidationError: naming the field at fault (unknown or duplicate
@@ -56,8 +60,10 @@ class CommitCertificate:
             if entry.validator in seen:
                 raise ValidationError(field, f"validator 0x{entry.validator.hex()} signed twice")
             seen.add(entry.validator)
-            vote = self.precommit(entry.validator, entry.signature)
-            if not suite.verify(validator.public_key, vote.signing_bytes(), entry.signature):
+            signing = self.precommit(entry.validator).signing_bytes()
+            key, signature = validator.public_key, entry.signature
+            verify = (lambda: suite.verify(key, signing, signature))
+            if not (checked(signing + signature, verify) if checked is not None else verify()):
                 raise ValidationError(field, f"precommit signature of 0x{entry.validator.hex()} does not verify")
         if len(seen) < validators.quorum:
             raise ValidationError(

@@ -162,6 +162,31 @@ def test_commit_certificate_refuses_outsiders_and_forged_signatures(suite) -> No
         dataclasses.replace(good, signatures=(wrong_sig,) + good.signatures[1:]).verify(suite, validators)
 
 
+def test_commit_certificate_reuses_precommits_checked_on_arrival(suite) -> None:
+    from node.consensus.verify import SignatureCache, check_message
+
+    keys, validators = _validators(suite, 4)
+    block_hash = b"\x09" * 32
+    votes = [Vote(CHAIN, VoteType.PRECOMMIT, 5, 0, block_hash, k.address).signed(k) for k in keys]
+    cache = SignatureCache()
+    for vote in votes[:2]:  # two arrived over the network and were checked; the third was not
+        check_message(vote, suite=suite, chain_id=CHAIN, validators=validators, cache=cache)
+    calls = []
+
+    class Counting:
+        def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+            calls.append(public_key)
+            return suite.verify(public_key, message, signature)
+
+    certificate = CommitCertificate.from_votes(votes[:3])
+    certificate.verify(Counting(), validators, chain_id=CHAIN, checked=cache.check)  # type: ignore[arg-type]
+    assert calls == [validators.get(votes[2].validator).public_key]  # only the one not checked on arrival
+    forged = dataclasses.replace(certificate, signatures=tuple(  # the unchecked entry carries another validator's signature
+        CommitSig(entry.validator, votes[3].signature) if entry.validator == votes[2].validator else entry for entry in certificate.signatures))
+    with pytest.raises(ValidationError, match="does not verify"):
+        forged.verify(suite, validators, chain_id=CHAIN, checked=cache.check)
+
+
 @pytest.mark.parametrize("n, f, quorum", [(1, 0, 1), (2, 0, 2), (3, 0, 3), (4, 1, 3), (7, 2, 5), (10, 3, 7)])
 def test_quorum_is_more_than_two_thirds(gm, n: int, f: int, quorum: int) -> None:
     _, validators = _validators(gm, n)
