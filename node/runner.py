@@ -78,6 +78,7 @@ def run_node(config: NodeConfig, *, port: int | None = None) -> None:
     import uvicorn
 
     from node.api import create_app
+    from node.api.app import JsonRpcFastPath
     from node.chain import Chain
     from node.mempool import Mempool
     from node.metrics import NodeMetrics
@@ -108,7 +109,7 @@ def run_node(config: NodeConfig, *, port: int | None = None) -> None:
         chain.commit_listeners.append(lambda header, certificate: metrics.block_committed(
             header.height, header.time_ms, header.tx_count, certificate.round, [s.validator for s in certificate.signatures]))
         app = create_app(service, custodian=custodian, data_token=_data_token(config), metrics=metrics)
-        server = uvicorn.Server(uvicorn.Config(app, host=config.api_host, port=port or config.api_port,
+        server = uvicorn.Server(uvicorn.Config(JsonRpcFastPath(app), host=config.api_host, port=port or config.api_port,
                                                log_level="warning", access_log=False, lifespan="off",
                                                limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=5))
         def storage_failed(exc: Exception) -> None:

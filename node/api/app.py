@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
@@ -39,6 +41,8 @@ def create_app(service: NodeService, *, custodian=None, data_token: str | None =
     app.include_router(jsonrpc.router)
     return app
 
+
+log = logging.getLogger("yilian.api")
 
 MAX_BODY = 32 * 1024 * 1024  # the largest request body: a batch ingest of 10,000 records fits several times
 
@@ -98,6 +102,66 @@ class BodyLimit(HttpMiddleware):
 
 class _TooLarge(Exception):
     pass
+
+
+class JsonRpcFastPath:
+    """``POST /`` — Ethereum JSON-RPC, one HTTP request per transaction from wallets and load — answered without
+    FastAPI's routing, dependency and middleware layers, which cost more CPU than submitting the transaction itself
+    (profiled on a loaded 4-validator localnet: ~12 % of a node's time). Same answers as the FastAPI route
+    (:func:`node.api.jsonrpc.answer`), same body limit (413 problem+json), same latency metric; every other
+    request goes to the FastAPI application."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/":
+            await self.app(scope, receive, send)
+            return
+        import json
+        import time
+
+        from node.api import jsonrpc
+
+        started = time.perf_counter()
+        status, responding = 200, False
+        try:
+            declared = dict(scope.get("headers") or []).get(b"content-length")
+            if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+                status = 413
+                await BodyLimit._refuse(scope, send)
+                return
+            chunks, seen = [], 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    status = 499  # the client left; nothing to answer
+                    return
+                chunk = message.get("body", b"")
+                seen += len(chunk)
+                if seen > MAX_BODY:
+                    status = 413
+                    await BodyLimit._refuse(scope, send)
+                    return
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            content = await jsonrpc.answer(self.app.state.service, b"".join(chunks))
+            body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+            responding = True
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+        except Exception:
+            status = 500
+            log.exception("JSON-RPC request failed")
+            if responding:  # the answer was on its way: the connection is broken, nothing more to say
+                return
+            from node.api.problems import problem_response
+
+            await problem_response(500, "internal-error", "Internal error", "the node failed to answer; see its log", "/")(scope, receive, send)
+        finally:
+            self.app.state.metrics.api_latency.labels("POST", "/", str(status)).observe(time.perf_counter() - started)
 
 
 def _instrument(app: FastAPI, metrics) -> None:  # type: ignore[no-untyped-def]

@@ -315,13 +315,19 @@ def _dispatch(api: EthApi, request: Any) -> dict | None:
 
 @router.post("/", summary="Ethereum JSON-RPC (single or batch)")
 async def json_rpc(request: Request) -> JSONResponse:
-    api = EthApi(request.app.state.service)
+    # a node serves POST / through node.api.app.JsonRpcFastPath; this route documents it and serves the app alone
+    return JSONResponse(await answer(request.app.state.service, await request.body()))
+
+
+async def answer(service: NodeService, body: bytes) -> Any:
+    """The JSON-RPC answer to a request body (one request or a batch); the methods run in a worker thread."""
+    api = EthApi(service)
     try:
-        payload = json.loads(await request.body())
+        payload = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error: body is not JSON"}})
+        return {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error: body is not JSON"}}
     if isinstance(payload, list):
         if not payload or len(payload) > MAX_BATCH:
-            return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": f"a batch holds 1 to {MAX_BATCH} requests"}})
-        return JSONResponse(await asyncio.to_thread(lambda: [_dispatch(api, item) for item in payload]))
-    return JSONResponse(await asyncio.to_thread(_dispatch, api, payload))
+            return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": f"a batch holds 1 to {MAX_BATCH} requests"}}
+        return await asyncio.to_thread(lambda: [_dispatch(api, item) for item in payload])
+    return await asyncio.to_thread(_dispatch, api, payload)

@@ -157,8 +157,83 @@ def _decode_native(raw: bytes, suite: Suite, chain_id: int) -> ChainTx:
     )
 
 
+_UINT256, _UINT64_MAX = 2**256, 2**64 - 1
+
+
+def _uint(item: object, bound: int = _UINT256) -> int:
+    """An RLP integer as py-evm's ``big_endian_int`` sedes reads it: bytes, no leading zero, below ``bound``."""
+    if not isinstance(item, bytes) or item[:1] == b"\x00":
+        raise ValueError("not a canonical RLP integer")
+    value = int.from_bytes(item, "big")
+    if value >= bound:
+        raise ValueError("integer out of range")
+    return value
+
+
+def _rlp_length(length: int, offset: int) -> bytes:
+    if length < 56:
+        return bytes([offset + length])
+    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([offset + 55 + len(encoded)]) + encoded
+
+
+def _rlp(item: bytes | list) -> bytes:
+    """RLP of byte strings and lists of them (pyrlp's ``encode`` infers a sedes per item: 5× slower here)."""
+    if isinstance(item, bytes):
+        return item if len(item) == 1 and item[0] < 0x80 else _rlp_length(len(item), 0x80) + item
+    payload = b"".join(_rlp(element) for element in item)
+    return _rlp_length(len(payload), 0xC0) + payload
+
+
+def _decode_dynamic_fee(raw: bytes, chain_id: int) -> ChainTx | None:
+    """An EIP-1559 transaction without an access list (what wallets send), decoded without py-evm's RLP objects —
+    their construction was ~2/3 of a transaction's admission time. The same checks as py-evm's decoder and
+    ``validate_dynamic_fee_tx`` (tests/execution/test_fast_decode.py compares both on valid and mangled bytes).
+    Returns None for any other shape and for anything refused: the py-evm path decides and words the refusal."""
+    try:
+        items = rlp.decode(raw[1:], strict=True)
+    except (rlp.exceptions.DecodingError, rlp.exceptions.DeserializationError):
+        return None
+    if not isinstance(items, list) or len(items) != 12 or items[8] != []:
+        return None
+    try:
+        tx_chain, nonce, priority, max_fee, gas = (_uint(item) for item in items[:5])
+        if nonce >= _UINT64_MAX:
+            raise ValueError("nonce out of range")
+        to_raw, value, data = items[5], _uint(items[6]), items[7]
+        parity, r, s = _uint(items[9]), _uint(items[10]), _uint(items[11])
+    except ValueError:
+        return None
+    if not isinstance(to_raw, bytes) or len(to_raw) not in (0, 20) or not isinstance(data, bytes) or _rlp(items) != raw[1:]:
+        return None
+    if not (1 <= r < _SECP256K1_N and 1 <= s <= _SECP256K1_N // 2) or parity not in (0, 1) or tx_chain != chain_id:
+        return None
+    digest = keccak256(b"\x02" + _rlp(items[:9]))
+    try:
+        public = coincurve.PublicKey.from_signature_and_message(r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([parity]), digest,
+                                                                hasher=None)
+    except ValueError:
+        return None
+    sender = keccak256(public.format(compressed=False)[1:])[12:]
+    to = to_raw or None
+    evm = PlainEvmTransaction(sender, nonce, gas, to, value, data, (), 2)
+    intrinsic = evm.intrinsic_gas
+    _check_gas(gas, intrinsic)
+    if to is None and not data:
+        raise ValidationError("data", "a contract creation (no 'to') needs init code")
+    return ChainTx(
+        raw=raw, hash=keccak256(raw), kind=ETHEREUM, chain_id=tx_chain, sender=sender, nonce=nonce, to=to, value=value, data=data,
+        gas=gas, valid_until=None, intrinsic_gas=intrinsic, evm=evm, eth_type=2, gas_price=0, max_fee_per_gas=max_fee,
+        max_priority_fee_per_gas=priority, signature_fields=(parity, r, s),
+    )
+
+
 def _decode_ethereum(raw: bytes, chain_id: int) -> ChainTx:
     first = raw[0]
+    if first == 2:
+        fast = _decode_dynamic_fee(raw, chain_id)
+        if fast is not None:
+            return fast
     if first < 0x80 and first not in _ALLOWED_TYPED:
         raise ValidationError("type", f"Ethereum transaction type {first} is not accepted (legacy, 1 and 2 are)")
     try:
