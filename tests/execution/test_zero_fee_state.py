@@ -1,11 +1,12 @@
-"""Skipping zero balance deltas (gas bought and fees paid at a zero gas price) leaves py-evm's state roots as they were."""
+"""YiLian's state class — zero balance deltas skipped (gas bought and fees paid at a zero gas price), its own
+``build_evm_message`` and cached logger — leaves py-evm's state roots and gas as they were."""
 
 from __future__ import annotations
 
 import pytest
 from eth.constants import BLANK_ROOT_HASH
 from eth.db.atomic import AtomicDB
-from eth.vm.forks.prague.state import PragueState
+from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth_account import Account
 from eth_utils import to_checksum_address
 
@@ -23,7 +24,10 @@ INIT = bytes.fromhex("602a600055600b601160003960" + "0b6000f3") + bytes.fromhex(
 
 
 class PyEvmDeltas(YilianState):
-    """YiLian's state with py-evm's own delta_balance: the reference."""
+    """YiLian's state with py-evm's own delta_balance, transaction executor and logger: the reference."""
+
+    transaction_executor_class = PragueTransactionExecutor
+    logger = PragueState.logger
 
     def delta_balance(self, address: bytes, delta: int) -> None:
         PragueState.delta_balance(self, address, delta)
