@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -118,11 +120,6 @@ class JsonRpcFastPath:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/":
             await self.app(scope, receive, send)
             return
-        import json
-        import time
-
-        from node.api import jsonrpc
-
         started = time.perf_counter()
         status, responding = 200, False
         try:
@@ -157,16 +154,12 @@ class JsonRpcFastPath:
             log.exception("JSON-RPC request failed")
             if responding:  # the answer was on its way: the connection is broken, nothing more to say
                 return
-            from node.api.problems import problem_response
-
-            await problem_response(500, "internal-error", "Internal error", "the node failed to answer; see its log", "/")(scope, receive, send)
+            await problems.problem_response(500, "internal-error", "Internal error", "the node failed to answer; see its log", "/")(scope, receive, send)
         finally:
             self.app.state.metrics.api_latency.labels("POST", "/", str(status)).observe(time.perf_counter() - started)
 
 
 def _instrument(app: FastAPI, metrics) -> None:  # type: ignore[no-untyped-def]
-    import time
-
     from fastapi.responses import Response
 
     class Timed(HttpMiddleware):

@@ -8,6 +8,7 @@ arrives from several peers is verified once.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Callable, Union
 
@@ -37,20 +38,25 @@ def decode_message(data: bytes) -> Message:
 
 
 class SignatureCache:
-    """Signed messages already verified (bounded, least recently used first out)."""
+    """Signed messages already verified (bounded, least recently used first out). Thread-safe: the consensus loop
+    checks arriving messages while a block commits in a worker thread with the same cache."""
 
     def __init__(self, size: int = 65536) -> None:
         self.size = size
         self._seen: OrderedDict[bytes, bool] = OrderedDict()
+        self._lock = threading.Lock()
 
     def check(self, key: bytes, verify: Callable[[], bool]) -> bool:
-        if key in self._seen:
-            self._seen.move_to_end(key)
-            return self._seen[key]
-        result = verify()
-        self._seen[key] = result
-        if len(self._seen) > self.size:
-            self._seen.popitem(last=False)
+        with self._lock:
+            known = self._seen.get(key)
+            if known is not None:
+                self._seen.move_to_end(key)
+                return known
+        result = verify()  # outside the lock: a signature check takes ~0.4 ms
+        with self._lock:
+            self._seen[key] = result
+            if len(self._seen) > self.size:
+                self._seen.popitem(last=False)
         return result
 
 

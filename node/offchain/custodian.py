@@ -112,18 +112,9 @@ class Custodian:
 
     # -- ingest ---------------------------------------------------------------------------------
 
-    def record_id(self, local_id: str) -> bytes:
-        """Unique across centers: SM3(custodian address ‖ the center's own id), as the SDK computes it."""
-        if not isinstance(local_id, str) or not 0 < len(local_id) <= 200:
-            raise ValidationError("local_id", "a non-empty string of at most 200 characters")
-        return records.record_id("0x" + self.address.hex(), local_id)
-
-    def _prepare(self, item: dict, where: str) -> tuple[bytes, dict]:
-        return ingest.prepare(self.address, item, where)
-
     def ingest(self, item: dict) -> dict:
         """Validate, anchor (or update, when the local id is known) and store one record."""
-        record_id, entry = self._prepare(item, "")
+        record_id, entry = ingest.prepare(self.address, item, "")
         previous = self.store.get(record_id)
         type_id = records.record_type(entry["type"])
         if previous is not None:

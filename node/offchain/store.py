@@ -76,13 +76,9 @@ class DataStore:
         with _writing(self.path):
             self.db.put(RECORD + record_id, seal_entry(self.key, record_id, entry), sync=True)
 
-    def put_many(self, entries: dict[bytes, dict], tree: tuple[bytes, list[list[bytes]]] | None = None) -> None:
-        """All entries (and the batch's Merkle tree: root, levels) in one synced write: a bulk import is stored whole
-        or not at all."""
-        self.put_sealed([(record_id, seal_entry(self.key, record_id, entry)) for record_id, entry in entries.items()], tree)
-
     def put_sealed(self, boxes: list[tuple[bytes, bytes]], tree: tuple[bytes, list[list[bytes]]] | None = None) -> None:
-        """Like :meth:`put_many`, for entries already sealed with :func:`seal_entry` under this store's key."""
+        """Entries already sealed with :func:`seal_entry` under this store's key (and the batch's Merkle tree: root,
+        levels) in one synced write: a bulk import is stored whole or not at all."""
         with _writing(self.path), self.db.write_batch(transaction=True, sync=True) as batch:
             for record_id, box in boxes:
                 batch.put(RECORD + record_id, box)
