@@ -91,8 +91,8 @@ def seal_chunk(key: bytes, root: bytes, size: int, first: int, prepared: list[tu
 def default_workers() -> int:
     """One per core beyond the first, at most 4: the node process itself (the chain, the API, the Merkle tree and the
     write) keeps a core. On a 2-core machine that is none: measured there, two workers gave no clear gain (batches of
-    10,000: 0.84× to 1.29× the in-process rate between runs; alternating runs, medians 10.7k vs 11.0k records/s) since
-    the node and the uploading client need the second core too."""
+    10,000: 0.91× to 1.29× the rate without them across four runs, within that machine's run-to-run noise; alternating
+    runs, medians 11.0k vs 10.7k records/s) since the node and the uploading client need the second core too."""
     return max(1, min((os.cpu_count() or 1) - 1, 4))
 
 
