@@ -266,7 +266,7 @@ class NodeConfig:
     ca_certificate_path: Path
     password_file: Path | None
     log_level: str = "info"
-    ingest_workers: int | None = None  # processes for bulk imports; None: one per core (at most 4); 0 or 1: none
+    ingest_workers: int | None = None  # processes for bulk imports; None: node.offchain.ingest.configured_workers(); 0 or 1: none
 
     def password(self) -> bytes:
         """The keystore password: the configured file, else $YILIAN_KEY_PASSWORD."""

@@ -71,9 +71,13 @@ class BodyLimit(HttpMiddleware):
     """Refuse a request body over :data:`MAX_BODY` with 413 problem+json, from its Content-Length or while it
     streams in, before the application reads it into memory."""
 
-    async def handle(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    @staticmethod
+    def declared_too_large(scope) -> bool:  # type: ignore[no-untyped-def]
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        return declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY)
+
+    async def handle(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if self.declared_too_large(scope):
             await self._refuse(scope, send)
             return
         seen = 0
@@ -123,8 +127,7 @@ class JsonRpcFastPath:
         started = time.perf_counter()
         status, responding = 200, False
         try:
-            declared = dict(scope.get("headers") or []).get(b"content-length")
-            if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            if BodyLimit.declared_too_large(scope):
                 status = 413
                 await BodyLimit._refuse(scope, send)
                 return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,8 +19,6 @@ from node.harness import free_port
 @contextlib.contextmanager
 def solo_localnet(env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
     """Yield (API URL, the center's home); the node is stopped (SIGTERM) at the end. ``env`` adds to its environment."""
-    import os
-
     from chain_sdk import Client
 
     with tempfile.TemporaryDirectory(prefix="yilian-bench-") as scratch:

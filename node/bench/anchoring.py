@@ -11,12 +11,11 @@ the same-run comparison for what the workers buy on this machine.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 
 from node.bench._solo import solo_localnet
-from node.offchain.ingest import WORKERS_ENV, default_workers
+from node.offchain.ingest import WORKERS_ENV, configured_workers
 
 
 def _record(i: int) -> dict:
@@ -54,7 +53,7 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
             progress(f"{rounds} batch(es) of {size} records, one transaction each")
             batch_rate = batches_of(data, owner, size, rounds, "batch")
             results[f"batch_{size}"] = {"records_per_s": round(batch_rate, 1), "ratio_vs_single": round(batch_rate / single_rate, 1)}
-    workers = int(os.environ.get(WORKERS_ENV) or default_workers())
+    workers = configured_workers()
     results["workers"] = workers
     if not quick:
         other = 2 if workers <= 1 else 1

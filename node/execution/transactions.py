@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 import coincurve
 import rlp
+from rlp.codec import encode_raw
 from eth.abc import SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import UnrecognizedTransactionType
@@ -104,12 +105,12 @@ class ChainTx:
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
-def _recover_sender(evm_tx: SignedTransactionAPI) -> bytes:
-    """The sender of an Ethereum transaction (EIP-2 low-s enforced), by one C-speed recovery."""
-    r, s, parity = evm_tx.r, evm_tx.s, evm_tx.y_parity
+def _recover_sender(r: int, s: int, parity: int, signed: bytes) -> bytes:
+    """The sender of an Ethereum transaction from its signature over ``signed`` (EIP-2 low-s enforced), by one C-speed
+    recovery. Raises ValueError."""
     if not (1 <= r < _SECP256K1_N and 1 <= s <= _SECP256K1_N // 2) or parity not in (0, 1):
         raise ValueError("signature values out of range (r, s must be in [1, n) with low s; y parity 0 or 1)")
-    digest = keccak256(evm_tx.get_message_for_signing())
+    digest = keccak256(signed)
     public = coincurve.PublicKey.from_signature_and_message(
         r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([parity]), digest, hasher=None
     )
@@ -160,35 +161,21 @@ def _decode_native(raw: bytes, suite: Suite, chain_id: int) -> ChainTx:
 _UINT256, _UINT64_MAX = 2**256, 2**64 - 1
 
 
-def _uint(item: object, bound: int = _UINT256) -> int:
-    """An RLP integer as py-evm's ``big_endian_int`` sedes reads it: bytes, no leading zero, below ``bound``."""
+def _uint(item: object) -> int:
+    """An RLP integer as py-evm's ``big_endian_int`` sedes and ``validate_uint256`` take it: bytes, no leading zero."""
     if not isinstance(item, bytes) or item[:1] == b"\x00":
         raise ValueError("not a canonical RLP integer")
     value = int.from_bytes(item, "big")
-    if value >= bound:
+    if value >= _UINT256:
         raise ValueError("integer out of range")
     return value
-
-
-def _rlp_length(length: int, offset: int) -> bytes:
-    if length < 56:
-        return bytes([offset + length])
-    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([offset + 55 + len(encoded)]) + encoded
-
-
-def _rlp(item: bytes | list) -> bytes:
-    """RLP of byte strings and lists of them (pyrlp's ``encode`` infers a sedes per item: 5× slower here)."""
-    if isinstance(item, bytes):
-        return item if len(item) == 1 and item[0] < 0x80 else _rlp_length(len(item), 0x80) + item
-    payload = b"".join(_rlp(element) for element in item)
-    return _rlp_length(len(payload), 0xC0) + payload
 
 
 def _decode_dynamic_fee(raw: bytes, chain_id: int) -> ChainTx | None:
     """An EIP-1559 transaction without an access list (what wallets send), decoded without py-evm's RLP objects —
     their construction was ~2/3 of a transaction's admission time. The same checks as py-evm's decoder and
-    ``validate_dynamic_fee_tx`` (tests/execution/test_fast_decode.py compares both on valid and mangled bytes).
+    ``validate_dynamic_fee_tx``; pyrlp's strict decoding refuses every non-canonical length prefix, :func:`_uint`
+    leading zeros (tests/execution/test_fast_decode.py compares both paths on valid and mangled bytes).
     Returns None for any other shape and for anything refused: the py-evm path decides and words the refusal."""
     try:
         items = rlp.decode(raw[1:], strict=True)
@@ -197,34 +184,31 @@ def _decode_dynamic_fee(raw: bytes, chain_id: int) -> ChainTx | None:
     if not isinstance(items, list) or len(items) != 12 or items[8] != []:
         return None
     try:
-        tx_chain, nonce, priority, max_fee, gas = (_uint(item) for item in items[:5])
-        if nonce >= _UINT64_MAX:
-            raise ValueError("nonce out of range")
-        to_raw, value, data = items[5], _uint(items[6]), items[7]
-        parity, r, s = _uint(items[9]), _uint(items[10]), _uint(items[11])
+        tx_chain, nonce, priority, max_fee, gas, value, parity, r, s = (_uint(items[i]) for i in (0, 1, 2, 3, 4, 6, 9, 10, 11))
+        to, data = items[5], items[7]
+        if nonce >= _UINT64_MAX or not isinstance(to, bytes) or len(to) not in (0, 20) or not isinstance(data, bytes) or tx_chain != chain_id:
+            return None
+        sender = _recover_sender(r, s, parity, b"\x02" + encode_raw(items[:9]))
     except ValueError:
         return None
-    if not isinstance(to_raw, bytes) or len(to_raw) not in (0, 20) or not isinstance(data, bytes) or _rlp(items) != raw[1:]:
-        return None
-    if not (1 <= r < _SECP256K1_N and 1 <= s <= _SECP256K1_N // 2) or parity not in (0, 1) or tx_chain != chain_id:
-        return None
-    digest = keccak256(b"\x02" + _rlp(items[:9]))
-    try:
-        public = coincurve.PublicKey.from_signature_and_message(r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([parity]), digest,
-                                                                hasher=None)
-    except ValueError:
-        return None
-    sender = keccak256(public.format(compressed=False)[1:])[12:]
-    to = to_raw or None
-    evm = PlainEvmTransaction(sender, nonce, gas, to, value, data, (), 2)
-    intrinsic = evm.intrinsic_gas
-    _check_gas(gas, intrinsic)
+    return _ethereum_tx(raw, 2, tx_chain, sender, nonce, to or None, value, data, gas, (), (0, max_fee, priority), (parity, r, s))
+
+
+def _ethereum_tx(raw: bytes, eth_type: int, chain_id: int, sender: bytes, nonce: int, to: bytes | None, value: int, data: bytes,
+                 gas: int, access_list: tuple, prices: tuple[int, int, int], signature_fields: tuple) -> ChainTx:
+    """The decoded Ethereum transaction, once its encoding, signature and chain are checked; refuses gas below the
+    intrinsic cost and a contract creation without code. ``prices``: gas price, max fee, max priority fee."""
+    # py-evm's own transaction object recovers the sender on every `.sender` read; execution
+    # uses the plain view with the sender recovered once (same fields, same intrinsic gas).
+    evm = PlainEvmTransaction(sender, nonce, gas, to, value, data, access_list, eth_type)
+    _check_gas(gas, evm.intrinsic_gas)
     if to is None and not data:
         raise ValidationError("data", "a contract creation (no 'to') needs init code")
+    gas_price, max_fee, priority = prices
     return ChainTx(
-        raw=raw, hash=keccak256(raw), kind=ETHEREUM, chain_id=tx_chain, sender=sender, nonce=nonce, to=to, value=value, data=data,
-        gas=gas, valid_until=None, intrinsic_gas=intrinsic, evm=evm, eth_type=2, gas_price=0, max_fee_per_gas=max_fee,
-        max_priority_fee_per_gas=priority, signature_fields=(parity, r, s),
+        raw=raw, hash=keccak256(raw), kind=ETHEREUM, chain_id=chain_id, sender=sender, nonce=nonce, to=to, value=value, data=data,
+        gas=gas, valid_until=None, intrinsic_gas=evm.intrinsic_gas, evm=evm, eth_type=eth_type, gas_price=gas_price,
+        max_fee_per_gas=max_fee, max_priority_fee_per_gas=priority, signature_fields=signature_fields,
     )
 
 
@@ -239,7 +223,7 @@ def _decode_ethereum(raw: bytes, chain_id: int) -> ChainTx:
     try:
         evm_tx: SignedTransactionAPI = PragueTransactionBuilder.decode(raw)
         evm_tx.validate()
-        sender = _recover_sender(evm_tx)
+        sender = _recover_sender(evm_tx.r, evm_tx.s, evm_tx.y_parity, evm_tx.get_message_for_signing())
     except (rlp.exceptions.DeserializationError, rlp.exceptions.DecodingError, UnrecognizedTransactionType) as exc:
         raise ValidationError("transaction", f"not a valid Ethereum transaction encoding: {exc}") from None
     except (EthValidationError, ValueError, TypeError) as exc:
@@ -254,20 +238,9 @@ def _decode_ethereum(raw: bytes, chain_id: int) -> ChainTx:
         raise ValidationError("chain_id", f"transaction is for chain {tx_chain_id}, this chain is {chain_id}")
     to = None if evm_tx.to == CREATE_CONTRACT_ADDRESS else bytes(evm_tx.to)
     access_list = tuple((bytes(address), tuple(slots)) for address, slots in evm_tx.access_list) if eth_type else ()
-    # py-evm's own transaction object recovers the sender on every `.sender` read; execution
-    # uses the plain view with the sender recovered once (same fields, same intrinsic gas).
-    evm = PlainEvmTransaction(bytes(sender), evm_tx.nonce, evm_tx.gas, to, evm_tx.value, bytes(evm_tx.data), access_list, eth_type)
-    intrinsic = evm.intrinsic_gas
-    _check_gas(evm_tx.gas, intrinsic)
-    if to is None and not evm_tx.data:
-        raise ValidationError("data", "a contract creation (no 'to') needs init code")
     if eth_type == 2:
-        gas_price, max_fee, priority = 0, evm_tx.max_fee_per_gas, evm_tx.max_priority_fee_per_gas
+        prices = (0, evm_tx.max_fee_per_gas, evm_tx.max_priority_fee_per_gas)
     else:
-        gas_price = max_fee = priority = evm_tx.gas_price
-    return ChainTx(
-        raw=raw, hash=keccak256(raw), kind=ETHEREUM, chain_id=tx_chain_id, sender=bytes(sender), nonce=evm_tx.nonce,
-        to=to, value=evm_tx.value, data=bytes(evm_tx.data), gas=evm_tx.gas, valid_until=None, intrinsic_gas=intrinsic,
-        evm=evm, eth_type=eth_type, gas_price=gas_price, max_fee_per_gas=max_fee, max_priority_fee_per_gas=priority,
-        signature_fields=(evm_tx.y_parity if eth_type else evm_tx.v, evm_tx.r, evm_tx.s),
-    )
+        prices = (evm_tx.gas_price,) * 3
+    return _ethereum_tx(raw, eth_type, tx_chain_id, bytes(sender), evm_tx.nonce, to, evm_tx.value, bytes(evm_tx.data), evm_tx.gas,
+                        access_list, prices, (evm_tx.y_parity if eth_type else evm_tx.v, evm_tx.r, evm_tx.s))

@@ -88,6 +88,11 @@ def seal_chunk(key: bytes, root: bytes, size: int, first: int, prepared: list[tu
     return sealed
 
 
+def configured_workers() -> int:
+    """Worker processes when node.json does not say: ``$YILIAN_INGEST_WORKERS``, else :func:`default_workers`."""
+    return int(os.environ.get(WORKERS_ENV) or default_workers())
+
+
 def default_workers() -> int:
     """One per core beyond the first, at most 4: the node process itself (the chain, the API, the Merkle tree and the
     write) keeps a core. On a 2-core machine that is none: measured there, two workers gave no clear gain (batches of
@@ -111,9 +116,7 @@ class IngestPool:
     until the node stops. ``workers`` ≤ 1 means no pool: every batch is done in the calling thread."""
 
     def __init__(self, workers: int | None = None) -> None:
-        if workers is None:  # node.json's ingest_workers unset: $YILIAN_INGEST_WORKERS, else default_workers()
-            workers = int(os.environ.get(WORKERS_ENV) or default_workers())
-        self.workers = workers
+        self.workers = configured_workers() if workers is None else workers
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False

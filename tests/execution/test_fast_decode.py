@@ -44,11 +44,16 @@ def _sign(nonce: int, to: bytes | None, value: int, data: bytes, gas: int, chain
     return bytes(ACCOUNT.sign_transaction(fields).raw_transaction)
 
 
-def test_the_rlp_encoder_is_pyrlps() -> None:
+def test_non_canonical_rlp_is_refused_by_both_paths() -> None:
     import rlp
+    from rlp.codec import encode_raw
 
-    for item in (b"", b"\x00", b"\x7f", b"\x80", b"x" * 55, b"x" * 56, b"x" * 1024, [], [b"", [b"a", [b"b" * 60]]], [b"y" * 70] * 5):
-        assert transactions._rlp(item) == rlp.encode(item)
+    items = rlp.decode(_sign(5, b"\x11" * 20, 10, b"\x01\x02", 30_000)[1:])
+    payload = b"".join(b"\x81" + item if index == 1 else encode_raw(item) for index, item in enumerate(items))  # nonce 5 as 0x81 0x05
+    raw = b"\x02" + bytes([0xC0 + len(payload)]) if len(payload) < 56 else b"\x02" + b"\xf8" + bytes([len(payload)])
+    raw += payload
+    assert transactions._decode_dynamic_fee(raw, CHAIN_ID) is None
+    assert _outcome(lambda r: decode_transaction(r, get_suite("gm"), CHAIN_ID), raw)[0] == "refused"
 
 
 def test_a_plain_transfer_decodes_fast_and_equal() -> None:
