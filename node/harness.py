@@ -60,31 +60,48 @@ def rpc_raw(url: str, payload: object) -> object:
     raise AssertionError("unreachable")
 
 
-def free_port() -> int:
+LOWEST_PORT = 20_000
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range: the source ports of outgoing connections come from there."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def free_port_block(count: int) -> int:
-    """A first port such that ``count`` consecutive ports and the same ports + 1000 are free (API and p2p)."""
-    for _ in range(100):
-        start = free_port()
-        if start > 60000:
-            continue
-        sockets = []
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the nodes' servers bind
         try:
-            for port in list(range(start, start + count)) + list(range(start + 1000, start + 1000 + count)):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return start
+            sock.bind(("127.0.0.1", port))
         except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free block of ports")
+            return False
+    return True
+
+
+def free_port_block(count: int = 1, *, spans: tuple[int, ...] = (0, 1000)) -> int:
+    """A first port such that ``count`` consecutive ports at each offset in ``spans`` (API and p2p: 0 and +1000)
+    are free, all below the kernel's ephemeral range. A port the kernel may hand out as the source port of any
+    outgoing connection can be taken while its node is down (peers redialling it, clients), and the node then cannot
+    bind it when it restarts; ports below that range are only ever taken by a bind."""
+    import random
+
+    high = _ephemeral_low() - max(spans) - count
+    if high <= LOWEST_PORT:
+        raise RuntimeError(f"no room for test ports below the ephemeral range (it starts at {_ephemeral_low()})")
+    rng = random.Random()
+    for _ in range(200):
+        start = rng.randrange(LOWEST_PORT, high)
+        if all(_bindable(start + span + i) for span in spans for i in range(count)):
+            return start
+    raise RuntimeError("no free block of ports below the ephemeral range")
+
+
+def free_port() -> int:
+    """One free port below the kernel's ephemeral range (see :func:`free_port_block`)."""
+    return free_port_block(1, spans=(0,))
 
 
 def cpu_seconds(pid: int) -> float:

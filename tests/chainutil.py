@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from eth_utils import to_checksum_address
 
 from node.config import Genesis, load_node_config
 from node.consortium import create_consortium
+from node.harness import free_port  # noqa: F401 - the tests import it from here
 from node.crypto import PrivateKey, get_suite
 from node.types import Transaction
 
@@ -85,12 +85,6 @@ class LocalNode:
             self.process.kill()
             self.process.wait()
         return self.process.returncode, self.log()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_localnet(directory: Path) -> LocalNode:

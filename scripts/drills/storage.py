@@ -87,6 +87,7 @@ def _node_result(net: LocalNet, timeout_s: float = 60) -> tuple[str, str]:
     try:
         net.start(VICTIM, wait_s=timeout_s)
     except RuntimeError:
+        net.stop(VICTIM)  # it may still run (it did not answer in time): never two processes on one ledger
         log = (net.directory / "logs" / f"{net.configs[VICTIM].name}.log").read_text(errors="replace").strip().splitlines()
         return "refused", "\n".join(log[-3:])
     head = max(net.height(i) for i in range(4) if i != VICTIM)
@@ -122,6 +123,14 @@ def _repair(net: LocalNet) -> None:
     with open(log_path, "ab") as log:
         net.processes[VICTIM] = subprocess.Popen([sys.executable, "-m", "node.cli", "node", "--home", str(home), "--repair",
                                                   "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _victim_state(net: LocalNet) -> str:
+    """Whether D still runs, and the last lines of its log: what a failed repair leaves to read."""
+    process = net.processes[VICTIM]
+    code = None if process is None else process.poll()
+    log = (net.directory / "logs" / f"{net.configs[VICTIM].name}.log").read_text(errors="replace").strip().splitlines()
+    return ("running" if code is None else f"exited with code {code}") + "; log ends: " + " | ".join(log[-8:])
 
 
 def drill(directory: Path, say=print) -> dict:  # type: ignore[no-untyped-def]
@@ -165,8 +174,8 @@ def drill(directory: Path, say=print) -> dict:  # type: ignore[no-untyped-def]
                             break
                     except OSError:
                         pass
-                    if time.monotonic() > deadline:
-                        result["failures"].append(f"{name}: --repair did not catch up within 90 s")
+                    if time.monotonic() > deadline or net.processes[VICTIM].poll() is not None:  # type: ignore[union-attr]
+                        result["failures"].append(f"{name}: --repair did not catch up within 90 s ({_victim_state(net)})")
                         break
                     time.sleep(0.3)
                 entry["repaired"] = True
