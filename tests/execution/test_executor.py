@@ -157,3 +157,22 @@ def test_reopened_chain_refuses_another_genesis(net, tmp_path: Path) -> None:
     assert reopened.height == 1
     reopened.close()
     chain.database = reopened.database  # the fixture closes it again harmlessly
+
+
+def test_prune_reads_only_the_block_senders_nonces(net) -> None:
+    consortium, chain, mempool, engine = net
+    eth, gm = consortium.eth_accounts[0], consortium.gm_accounts[0]
+    from_eth = mempool.add(eth_tx(eth, 0, to=b"\x11" * 20))
+    from_gm = mempool.add(native_tx(gm, 0, to=b"\x11" * 20))
+    expiring = mempool.add(native_tx(consortium.gm_accounts[1], 0, to=b"\x11" * 20, valid_until=chain.height + 1))
+    asked: list[bytes] = []
+
+    def nonce_of(address: bytes) -> int:  # as if another center's block had used nonce 0 of both senders
+        asked.append(address)
+        return 1
+
+    assert mempool.prune(nonce_of, chain.height + 2, {from_gm.sender}) == 2
+    assert asked == [from_gm.sender]  # one read, for the block's sender only
+    assert "nonce 0 was used" in mempool.dropped[from_gm.hash] and "expired" in mempool.dropped[expiring.hash]
+    assert len(mempool) == 1  # the other sender's nonce is not read: its block has not been committed here
+    assert mempool.prune(nonce_of, chain.height + 2) == 1 and from_eth.hash in mempool.dropped  # None reads them all
