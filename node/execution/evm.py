@@ -16,10 +16,14 @@ from eth import EVM_RECURSION_LIMIT
 from eth._utils.address import generate_contract_address
 from eth.abc import MessageAPI, SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.db.account import AccountDB
+from eth.rlp.accounts import Account
+from eth.validation import validate_canonical_address, validate_uint64, validate_uint256
 from eth.vm.message import Message
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.prague.computation import PRAGUE_PRECOMPILES, PragueComputation
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
+from eth_typing import Address
 from eth_utils import ValidationError as EthValidationError
 from eth_utils import get_extended_debug_logger
 from eth_utils.toolz import merge
@@ -32,6 +36,42 @@ EIP3529_MAX_REFUND_QUOTIENT = 5
 # (the json module) run past the C stack before Python stops it: a JSON body nested 100,000 deep crashed the node
 # with SIGSEGV. At py-evm's own limit such a body is a RecursionError, answered with a 4xx.
 sys.setrecursionlimit(EVM_RECURSION_LIMIT)
+
+
+def encode_account(account: Account) -> bytes:
+    """``rlp.encode(account, sedes=Account)``, byte for byte, without pyrlp's generic machinery (a tenth of the
+    time): a list of nonce and balance as minimal big-endian integers and two 32-byte hashes, always over 55 bytes."""
+    nonce, balance = account.nonce, account.balance
+    payload = (_rlp_string(nonce.to_bytes((nonce.bit_length() + 7) // 8, "big"))
+               + _rlp_string(balance.to_bytes((balance.bit_length() + 7) // 8, "big"))
+               + b"\xa0" + account.storage_root + b"\xa0" + account.code_hash)
+    return bytes((0xF8, len(payload))) + payload
+
+
+def _rlp_string(value: bytes) -> bytes:
+    return value if len(value) == 1 and value[0] < 0x80 else bytes((0x80 + len(value),)) + value
+
+
+class YilianAccountDB(AccountDB):
+    """py-evm's account database with the writes every transaction makes (the sender's nonce, balances) done
+    without pyrlp's ``Serializable.copy`` and generic encoder: 44 µs per write before, a fifth of a plain
+    transfer. The stored bytes are the same (tests/execution/test_zero_fee_state.py, test_account_encoding.py)."""
+
+    def set_balance(self, address: Address, balance: int) -> None:
+        validate_canonical_address(address, title="Storage Address")
+        validate_uint256(balance, title="Account Balance")
+        account = self._get_account(address)
+        self._set_account(address, Account(account.nonce, balance, account.storage_root, account.code_hash))
+
+    def set_nonce(self, address: Address, nonce: int) -> None:
+        validate_canonical_address(address, title="Storage Address")
+        validate_uint64(nonce, title="Nonce")
+        account = self._get_account(address)
+        self._set_account(address, Account(nonce, account.balance, account.storage_root, account.code_hash))
+
+    def _set_account(self, address: Address, account: Account) -> None:
+        self._account_cache[address] = account
+        self._journaltrie[address] = encode_account(account)
 
 
 class YilianComputation(PragueComputation):
@@ -64,6 +104,7 @@ class YilianTransactionExecutor(PragueTransactionExecutor):
 class YilianState(PragueState):
     """Prague state with zero gas price and the YiLian precompiles."""
 
+    account_db_class = YilianAccountDB
     computation_class = YilianComputation
     transaction_executor_class = YilianTransactionExecutor
     # py-evm's ``logger`` property builds the name and looks the logger up (a lock) on every access, several times

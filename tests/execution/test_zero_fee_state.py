@@ -1,11 +1,12 @@
 """YiLian's state class — zero balance deltas skipped (gas bought and fees paid at a zero gas price), touching an
-account a no-op, its own ``build_evm_message`` and cached logger — leaves py-evm's state roots, gas and return data
+account a no-op, its account writes, its own ``build_evm_message`` and cached logger — leaves py-evm's state roots, gas and return data
 as they were."""
 
 from __future__ import annotations
 
 import pytest
 from eth.constants import BLANK_ROOT_HASH
+from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth_account import Account
@@ -36,8 +37,10 @@ INIT = bytes.fromhex("602a600055600b601160003960" + "0b6000f3") + bytes.fromhex(
 
 
 class PyEvmDeltas(YilianState):
-    """YiLian's state with py-evm's own delta_balance, transaction executor and logger: the reference."""
+    """YiLian's state with py-evm's own delta_balance, touch, account database, transaction executor and logger:
+    the reference."""
 
+    account_db_class = AccountDB
     transaction_executor_class = PragueTransactionExecutor
     logger = PragueState.logger
 
@@ -85,7 +88,8 @@ def test_state_roots_match_py_evm_transaction_by_transaction(coinbase_exists_emp
     roots = {}
     for cls in (PyEvmDeltas, YilianState):
         state = make_state(AtomicDB(), BLANK_ROOT_HASH, chain_id=CHAIN_ID, height=1, timestamp=1, coinbase=COINBASE, gas_limit=10**8)
-        state.__class__ = cls
+        state = cls(AtomicDB(), state.execution_context, BLANK_ROOT_HASH)  # the class's own account database too
+        assert type(state._account_db) is cls.account_db_class
         state.set_balance(bytes.fromhex(rich.address[2:]), 10**18)
         state.set_code(SELF_DESTRUCT_TO_FRESH, b"\x73" + b"\x77" * 20 + b"\xff")
         state.set_code(SELF_DESTRUCT_TO_THREE, b"\x73" + bytes(19) + b"\x03" + b"\xff")
