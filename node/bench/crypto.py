@@ -1,7 +1,7 @@
 """Crypto benchmark: the suites' operations against the raw libraries, same run.
 
 Ceilings: tongsuopy for SM2 (our wrapper adds r||s <-> DER, range checks and a
-public-key cache), cryptography for SM3, pycryptodome for keccak256, coincurve
+public-key cache), OpenSSL (hashlib) for SM3, safe-pysha3 for keccak256, coincurve
 for secp256k1. Every verification uses distinct messages so no cache helps.
 """
 
@@ -16,7 +16,7 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
     import hashlib
 
     import coincurve
-    from Crypto.Hash import keccak
+    from sha3 import keccak_256
     from tongsuopy.crypto import hashes as t_hashes
     from tongsuopy.crypto.asymciphers import ec as t_ec
 
@@ -58,16 +58,16 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
 
     results["sm3_1kib"] = compare(lambda i: sm3(block), raw_sm3, seconds=seconds)
     results["keccak256_1kib"] = compare(
-        lambda i: keccak256(block), lambda i: keccak.new(digest_bits=256, data=block).digest(), seconds=seconds
+        lambda i: keccak256(block), lambda i: keccak_256(block).digest(), seconds=seconds
     )
 
     progress("secp256k1 sign / verify (recover)")
     ekey = ecdsa.generate_key()
     raw_ekey = coincurve.PrivateKey(ekey.secret_bytes())
-    # The ceiling does the same work: keccak256 (pycryptodome) then sign.
+    # The ceiling does the same work: keccak256 (safe-pysha3) then sign.
     results["secp256k1_sign"] = compare(
         lambda i: ekey.sign(messages[i % 512]),
-        lambda i: raw_ekey.sign_recoverable(keccak.new(digest_bits=256, data=messages[i % 512]).digest(), hasher=None),
+        lambda i: raw_ekey.sign_recoverable(keccak_256(messages[i % 512]).digest(), hasher=None),
         seconds=seconds,
     )
     # More distinct signatures than the suite's recovery cache holds, so every
@@ -79,7 +79,7 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
     results["secp256k1_verify"] = compare(
         lambda i: ecdsa.verify(epub, many[i % pool], many_sigs[i % pool]),
         lambda i: coincurve.PublicKey.from_signature_and_message(
-            many_sigs[i % pool], keccak.new(digest_bits=256, data=many[i % pool]).digest(), hasher=None
+            many_sigs[i % pool], keccak_256(many[i % pool]).digest(), hasher=None
         ).format(compressed=False)
         == epub,
         seconds=seconds,
