@@ -50,6 +50,7 @@ class BlockExecution:
     receipts: tuple[Receipt, ...]
     state_writes: dict[bytes, bytes]
     rejected: tuple[tuple[ChainTx, str], ...] = ()
+    nonces_after: dict[bytes, int] | None = None  # of every account the block wrote; None: not known
 
     def to_commit(self, certificate) -> BlockCommit:  # type: ignore[no-untyped-def]
         return BlockCommit(
@@ -125,6 +126,7 @@ class Executor:
         self._set_hashes: dict[ValidatorSet, bytes] = {}
         self._head_sets = None  # (head, validator updates in the head state, {height: set})
         self._head_accounts = None
+        self._head_nonces: tuple[object, dict[bytes, int]] | None = None  # (head, nonces read in the head state)
         self._head_lock = threading.Lock()
 
     # -- genesis --------------------------------------------------------------
@@ -268,6 +270,7 @@ class Executor:
             seen.add(tx.hash)
             included.append(tx)
             receipts.append(self._receipt(tx, computation, gas, cumulative))
+        nonces_after = state.written_nonces()  # before persist, while py-evm's account cache still holds them
         state.persist()
         tx_leaves = [tx.raw for tx in included]
         # updates decided in this block take effect at height + 1 at the earliest, so the post-state
@@ -282,7 +285,8 @@ class Executor:
             gas_used=cumulative, tx_count=len(included),
         )
         block = Block(header, tuple(tx_leaves))
-        return BlockExecution(block, block.hash(self.suite), tuple(included), tuple(receipts), staged.state_writes(), tuple(rejected))
+        return BlockExecution(block, block.hash(self.suite), tuple(included), tuple(receipts), staged.state_writes(), tuple(rejected),
+                              nonces_after)
 
     def _inclusion_problem(self, state, tx: ChainTx, height: int, cumulative: int, seen: set[bytes], count: int) -> str | None:  # type: ignore[no-untyped-def]
         """Why ``tx`` may not go into this block, or None."""
@@ -371,9 +375,29 @@ class Executor:
         return found
 
     def head_nonce(self, address: bytes) -> int:
-        """The account nonce in the head state."""
+        """The account nonce in the head state. Admission, proposals and pruning ask for the same senders again
+        and again; a read walks the state trie from the root (py-evm's cache starts empty at every head), so the
+        answers are kept, and :meth:`carry_nonces` carries them across a commit."""
         with self._head_lock:
-            return self._head_view().get_nonce(address)
+            head = self.store.head()
+            if self._head_nonces is None or self._head_nonces[0] != head:
+                self._head_nonces = (head, {})
+            nonces = self._head_nonces[1]
+            if address not in nonces:
+                nonces[address] = self._head_view().get_nonce(address)
+            return nonces[address]
+
+    def carry_nonces(self, execution: BlockExecution) -> None:
+        """``execution`` was just committed: the nonces read at its parent stay true for every account it did not
+        write, and it knows the new nonce of each it wrote. (Nonces read at another head, or a block whose writes
+        are not known, leave nothing cached.)"""
+        header = execution.block.header
+        with self._head_lock:
+            cached = self._head_nonces
+            if cached is None or execution.nonces_after is None or cached[0] != (header.height - 1, header.parent_hash):
+                self._head_nonces = None
+                return
+            self._head_nonces = ((header.height, execution.block_hash), {**cached[1], **execution.nonces_after})
 
     def state_at(self, height: int | None = None):  # type: ignore[no-untyped-def]
         """A throwaway py-evm state after block ``height`` (the head when None); writes go nowhere."""

@@ -176,3 +176,22 @@ def test_prune_reads_only_the_block_senders_nonces(net) -> None:
     assert "nonce 0 was used" in mempool.dropped[from_gm.hash] and "expired" in mempool.dropped[expiring.hash]
     assert len(mempool) == 1  # the other sender's nonce is not read: its block has not been committed here
     assert mempool.prune(nonce_of, chain.height + 2) == 1 and from_eth.hash in mempool.dropped  # None reads them all
+
+
+def test_head_nonces_are_carried_across_a_commit(net) -> None:
+    consortium, chain, mempool, engine = net
+    gm, other = consortium.gm_accounts[0], consortium.gm_accounts[1]
+    executor = chain.executor
+    assert executor.head_nonce(gm.address) == 0 and executor.head_nonce(other.address) == 0
+    mempool.add(native_tx(gm, 0, to=b"\x11" * 20))
+    execution = engine.produce()
+    assert len(execution.transactions) == 1 and execution.nonces_after[gm.address] == 1  # type: ignore[index]
+    assert other.address not in execution.nonces_after  # type: ignore[operator]
+    head, kept = executor._head_nonces  # type: ignore[misc]
+    assert head == chain.store.head() and kept == {gm.address: 1, other.address: 0}
+    executor._head_accounts = None
+    with executor._head_lock:
+        assert executor._head_view().get_nonce(gm.address) == 1  # what the state says
+    unknown = dataclasses.replace(engine.produce(), nonces_after=None)  # a block whose writes are not known
+    executor.carry_nonces(unknown)
+    assert executor._head_nonces is None and executor.head_nonce(gm.address) == 1
