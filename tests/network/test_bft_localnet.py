@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,20 +17,11 @@ import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
 
+from node.harness import free_port, free_port_block
 from node.types import Transaction
 from node.crypto import get_suite
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def get(url: str) -> dict:
@@ -49,8 +39,8 @@ def rpc(url: str, method: str, params: list) -> dict:
 class Net:
     def __init__(self, root: Path) -> None:
         self.root = root
-        # consecutive ports from the first free one we find that has 4 free successors
-        base_api, base_p2p = self._block(), self._block()
+        base_api = free_port_block(4)  # API ports base..base+3, p2p ports base+1000..base+1003, all free
+        base_p2p = base_api + 1000
         subprocess.run([sys.executable, "-m", "node.cli", "init", "--centers", "4", "--out", str(root / "c"), "--dev-accounts", "2",
                         "--api-port", str(base_api), "--p2p-port", str(base_p2p)], check=True, capture_output=True,
                        env={k: v for k, v in os.environ.items() if k != "YILIAN_KEY_PASSWORD"})
@@ -59,26 +49,6 @@ class Net:
         self.dev = json.loads((root / "c" / "dev-accounts.json").read_text())
         self.processes: dict[int, subprocess.Popen] = {}
         (root / "logs").mkdir()
-
-    @staticmethod
-    def _block() -> int:
-        for _ in range(50):
-            (start,) = free_ports(1)
-            if start > 60000:
-                continue
-            try:
-                sockets = []
-                for port in range(start, start + 4):
-                    sock = socket.socket()
-                    sock.bind(("127.0.0.1", port))
-                    sockets.append(sock)
-                for sock in sockets:
-                    sock.close()
-                return start
-            except OSError:
-                for sock in sockets:
-                    sock.close()
-        raise RuntimeError("no block of 4 free ports")
 
     def start(self, index: int) -> None:
         log = open(self.root / "logs" / f"{index}.log", "ab")
@@ -245,7 +215,7 @@ def test_a_stranger_cannot_connect_or_inject(net: Net) -> None:
     genesis = json.loads((net.root / "c" / "genesis.json").read_text())
     target = next(m["peer_id"] for m in genesis["members"] if m["name"] == config["name"])
     stranger = P2PIdentity.generate()
-    (port,) = free_ports(1)
+    port = free_port()
     outcome = {}
 
     async def attack() -> None:
@@ -269,7 +239,7 @@ def test_a_stranger_cannot_connect_or_inject(net: Net) -> None:
 
 
 def test_localnet_command_runs_four_nodes_and_stops_them(tmp_path: Path) -> None:
-    base = Net._block()
+    base = free_port_block(4)  # localnet uses base.. for the APIs and base+1000.. for p2p
     process = subprocess.Popen([sys.executable, "-m", "node.cli", "localnet", "--nodes", "4", "--dir", str(tmp_path), "--port", str(base)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={k: v for k, v in os.environ.items() if k != "YILIAN_KEY_PASSWORD"})

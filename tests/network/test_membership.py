@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from test_bft_localnet import Net, free_ports, get
+from node.harness import free_port_block
+from test_bft_localnet import Net, get
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 
@@ -34,7 +35,8 @@ def test_a_fifth_center_joins_and_a_center_leaves(tmp_path):
     try:
         for index in range(4):
             net.wait_height(index, 2, timeout=90)
-        api, p2p = free_ports(2)
+        api = free_port_block(1)
+        p2p = api + 1000
         created = yilian("center", "new", "--consortium", str(tmp_path / "c"), "--name", "center-e", "--api-port", str(api),
                          "--p2p-port", str(p2p))
         home_e = tmp_path / "c" / "centers" / "center-e"

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 
 import trio
 
 from node.crypto.peer_id import P2PIdentity
 from node.errors import ValidationError
+from node.harness import free_port_block
 from node.p2p.host import CONSENSUS, MAX_STRIKES, SYNC, MemberHost
 
 
 def ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    found = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return found
+    start = free_port_block(count, spans=(0,))
+    return list(range(start, start + count))
 
 
 def two_members() -> tuple[P2PIdentity, P2PIdentity, dict[str, str], int, int]:
