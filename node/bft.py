@@ -347,8 +347,7 @@ class BftEngine:
     def _commit_blocking(self, execution: BlockExecution, certificate: CommitCertificate) -> None:
         self.chain.commit(execution, certificate, checked=self.cache.check)  # precommits were verified on arrival
         self.mempool.remove(list(execution.transactions))
-        senders = {tx.sender for tx in execution.transactions}
-        self.mempool.prune(self.chain.executor.head_nonce, execution.block.header.height + 1, senders)
+        self.mempool.prune(self.chain.executor.head_nonce, execution.block.header.height + 1)
         self.wal.prune_below(execution.block.header.height + 1)
         header = execution.block.header
         log.info("block %d 0x%s… %d txs, round %d", header.height, execution.block_hash.hex()[:12], header.tx_count, certificate.round)

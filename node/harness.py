@@ -16,6 +16,7 @@ import contextlib
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import statistics
@@ -86,8 +87,6 @@ def free_port_block(count: int = 1, *, spans: tuple[int, ...] = (0, 1000)) -> in
     are free, all below the kernel's ephemeral range. A port the kernel may hand out as the source port of any
     outgoing connection can be taken while its node is down (peers redialling it, clients), and the node then cannot
     bind it when it restarts; ports below that range are only ever taken by a bind."""
-    import random
-
     high = _ephemeral_low() - max(spans) - count
     if high <= LOWEST_PORT:
         raise RuntimeError(f"no room for test ports below the ephemeral range (it starts at {_ephemeral_low()})")

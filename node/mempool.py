@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Callable, Collection
+from typing import Callable
 
 from node.errors import ValidationError
 from node.execution.transactions import ChainTx, decode_transaction
@@ -146,19 +146,17 @@ class Mempool:
                     while len(self.dropped) > DROPPED_MEMORY:
                         self.dropped.popitem(last=False)
 
-    def prune(self, nonce_of: Callable[[bytes], int], next_height: int, senders: Collection[bytes] | None = None) -> int:
-        """Drop transactions that can never go in (nonce used, expired); returns how many.
-
-        ``senders``: the only accounts whose nonce can have moved (a committed block's senders; admission checked
-        every other pending transaction against the nonce that still holds), so only theirs are read from the state.
-        One state read per pending sender, per block, was two thirds of a validator's commit step under load. None
-        reads every sender's."""
+    def prune(self, nonce_of: Callable[[bytes], int], next_height: int) -> int:
+        """Drop transactions that can never go in (nonce used, expired); returns how many. ``nonce_of`` is asked
+        once per sender (the executor answers from nonces it carries across commits)."""
         doomed: dict[bytes, str] = {}
         with self._lock:
             candidates = list(self._by_hash.values())
         nonces: dict[bytes, int] = {}
         for tx in candidates:
-            if (senders is None or tx.sender in senders) and tx.nonce < _memo(nonces, tx.sender, nonce_of):
+            if tx.sender not in nonces:
+                nonces[tx.sender] = nonce_of(tx.sender)
+            if tx.nonce < nonces[tx.sender]:
                 doomed[tx.hash] = f"dropped: nonce {tx.nonce} was used by another transaction"
             elif tx.valid_until is not None and tx.valid_until < next_height:
                 doomed[tx.hash] = f"dropped: expired at height {tx.valid_until}"
@@ -166,8 +164,3 @@ class Mempool:
             self.remove([tx for tx in candidates if tx.hash in doomed], doomed)
         return len(doomed)
 
-
-def _memo(cache: dict[bytes, int], key: bytes, compute: Callable[[bytes], int]) -> int:
-    if key not in cache:
-        cache[key] = compute(key)
-    return cache[key]

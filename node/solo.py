@@ -60,7 +60,7 @@ class SoloEngine:
         self.mempool.remove([tx for tx, _ in execution.rejected if tx.hash in permanent], permanent)
         for tx_hash, reason in permanent.items():
             log.info("dropped transaction 0x%s: %s", tx_hash.hex(), reason)
-        self.mempool.prune(self.chain.executor.head_nonce, header.height + 1, {tx.sender for tx in execution.transactions})
+        self.mempool.prune(self.chain.executor.head_nonce, header.height + 1)
         log.info("block %d 0x%s… %d txs, gas %d", header.height, execution.block_hash.hex()[:12], header.tx_count, header.gas_used)
         return execution
 

@@ -1,10 +1,10 @@
 """Localnet throughput, commit latency and CPU per node: N ∈ {1, 4, 7, 10} validators as processes on loopback.
 
 For each N a fresh consortium is started (:class:`node.harness.LocalNet`). A probe offers more than the
-chain can take (it doubles its rate while the chain keeps up) and measures the finalized rate: the **peak**. Then the load is offered at 25, 50 and 100 %
-of that peak, each phase reporting finalized tx/s, commit latency p50/p99 (submit → in a committed block)
-and the CPU each node used (% of one core). N = 1 is the solo engine: the baseline the BFT figures are
-divided by.
+chain can take (it doubles its rate while the chain keeps up) and measures the finalized rate: the **peak**.
+Then the load is offered at 25, 50 and 100 % of that peak, each phase reporting finalized tx/s, commit latency
+p50/p99 (submit → in a committed block) and the CPU each node used (% of one core). N = 1 is the solo engine:
+the baseline the BFT figures are divided by.
 
 The issue's target for workflow transactions is ``0.7 × ceiling × cores ÷ validators`` where the ceiling is
 py-evm applying the same kind of transactions in-process; it is measured here, in the same run.

@@ -159,23 +159,23 @@ def test_reopened_chain_refuses_another_genesis(net, tmp_path: Path) -> None:
     chain.database = reopened.database  # the fixture closes it again harmlessly
 
 
-def test_prune_reads_only_the_block_senders_nonces(net) -> None:
+def test_prune_reads_each_sender_once_and_drops_used_and_expired(net) -> None:
     consortium, chain, mempool, engine = net
     eth, gm = consortium.eth_accounts[0], consortium.gm_accounts[0]
     from_eth = mempool.add(eth_tx(eth, 0, to=b"\x11" * 20))
-    from_gm = mempool.add(native_tx(gm, 0, to=b"\x11" * 20))
+    used = mempool.add(native_tx(gm, 0, to=b"\x11" * 20))
+    waiting = mempool.add(native_tx(gm, 1, to=b"\x11" * 20))
     expiring = mempool.add(native_tx(consortium.gm_accounts[1], 0, to=b"\x11" * 20, valid_until=chain.height + 1))
     asked: list[bytes] = []
 
-    def nonce_of(address: bytes) -> int:  # as if another center's block had used nonce 0 of both senders
+    def nonce_of(address: bytes) -> int:  # as if another center's block had used nonce 0 of gm's, none of eth's
         asked.append(address)
-        return 1
+        return 1 if address == used.sender else 0
 
-    assert mempool.prune(nonce_of, chain.height + 2, {from_gm.sender}) == 2
-    assert asked == [from_gm.sender]  # one read, for the block's sender only
-    assert "nonce 0 was used" in mempool.dropped[from_gm.hash] and "expired" in mempool.dropped[expiring.hash]
-    assert len(mempool) == 1  # the other sender's nonce is not read: its block has not been committed here
-    assert mempool.prune(nonce_of, chain.height + 2) == 1 and from_eth.hash in mempool.dropped  # None reads them all
+    assert mempool.prune(nonce_of, chain.height + 2) == 2
+    assert sorted(asked) == sorted({from_eth.sender, used.sender, expiring.sender})  # one read per sender
+    assert "nonce 0 was used" in mempool.dropped[used.hash] and "expired" in mempool.dropped[expiring.hash]
+    assert len(mempool) == 2 and from_eth.hash not in mempool.dropped and waiting.hash not in mempool.dropped
 
 
 def test_head_nonces_are_carried_across_a_commit(net) -> None:
