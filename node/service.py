@@ -93,14 +93,17 @@ class NodeService:
     def wait_for(self, tx_hash: bytes, timeout: float) -> TxRecord:
         """Block until the transaction is on chain (or dropped, or ``timeout`` seconds pass)."""
         deadline = time.monotonic() + timeout
-        while True:
-            record = self.transaction(tx_hash)  # raises NotFound when dropped or unknown
-            if record.height is not None:
-                return record
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return record
-            with self.chain.new_block:
+        # Looked up while holding the condition: Chain.commit writes the block, then takes it to notify, so a block
+        # that lands after the lookup wakes this wait. Looked up outside it, a block committed between the lookup and
+        # the wait was a lost wake-up (the caller slept the full second; rare: 0 in 80 timed batch anchorings).
+        with self.chain.new_block:
+            while True:
+                record = self.transaction(tx_hash)  # raises NotFound when dropped or unknown
+                if record.height is not None:
+                    return record
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return record
                 self.chain.new_block.wait(min(remaining, 1.0))
 
     # -- blocks ----------------------------------------------------------------------------

@@ -14,11 +14,14 @@ path), and when the pool fails (a worker died, a value pickle refuses) the batch
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -31,6 +34,42 @@ log = logging.getLogger("yilian.custodian")
 
 WORKERS_ENV = "YILIAN_INGEST_WORKERS"
 POOL_MIN_BATCH = 1_000  # below this, shipping records to workers and back costs more than it saves
+
+
+class _CollectorPause:
+    """Holds CPython's cyclic garbage collector off while any bulk import builds its entries.
+
+    A batch of 10,000 records makes ~100,000 containers that all stay alive until the batch is written; the collector
+    counts allocations, not garbage, so per batch it ran ~140 young passes, ~14 middle ones and a full one over them
+    (and over every object of the node), finding nothing: 57 ms per batch of 10,000 in a process holding 300,000 other
+    objects (measured with gc.callbacks). In a node, an experiment that only made young passes 14× rarer lifted
+    batches of 10,000 from 12.3k to 16.5k records/s (medians of 6, alternating). Reference counting still frees
+    everything meanwhile; only cycles wait for the collector, which resumes (and catches up by its own thresholds) when
+    the last import in the process ends. The collector is per process, so the count is too."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._was_enabled = False
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._active == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0 and self._was_enabled:
+                    gc.enable()
+
+
+collector_paused = _CollectorPause()
+"""``with collector_paused(): ...`` around a bulk import's work (nestable, from any thread)."""
 
 
 def prepare(custodian: bytes, item: Any, where: str) -> tuple[bytes, dict]:
@@ -70,21 +109,23 @@ def prepare_chunk(custodian: bytes, items: list, first: int) -> tuple[Prepared, 
     ``{index, field, detail}``."""
     prepared: Prepared = []
     problems = []
-    for index, item in enumerate(items, first):
-        try:
-            prepared.append(prepare(custodian, item, f"records[{index}]."))
-        except ValidationError as exc:
-            prepared.append(None)
-            problems.append({"index": index, "field": exc.field, "detail": exc.reason})
+    with collector_paused():  # also in a worker process, which has its own collector
+        for index, item in enumerate(items, first):
+            try:
+                prepared.append(prepare(custodian, item, f"records[{index}]."))
+            except ValidationError as exc:
+                prepared.append(None)
+                problems.append({"index": index, "field": exc.field, "detail": exc.reason})
     return prepared, problems
 
 
 def seal_chunk(key: bytes, root: bytes, size: int, first: int, prepared: list[tuple[bytes, dict]]) -> list[bytes]:
     """Seal batch entries ``first``, ``first + 1``, … of the tree ``root``, each naming its place in it."""
     sealed = []
-    for index, (record_id, entry) in enumerate(prepared, first):
-        entry["batch"] = {"root": root, "index": index, "size": size}
-        sealed.append(seal_entry(key, record_id, entry))
+    with collector_paused():
+        for index, (record_id, entry) in enumerate(prepared, first):
+            entry["batch"] = {"root": root, "index": index, "size": size}
+            sealed.append(seal_entry(key, record_id, entry))
     return sealed
 
 

@@ -102,3 +102,38 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ")[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_the_collector_pauses_while_any_import_runs_and_resumes_after_the_last() -> None:
+    import gc
+    import threading
+
+    from node.offchain.ingest import collector_paused
+
+    assert gc.isenabled()
+    inside, release = threading.Event(), threading.Event()
+
+    def other_import() -> None:
+        with collector_paused():
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_import)
+    thread.start()
+    inside.wait(10)
+    assert not gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with collector_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("a refused batch")
+    assert not gc.isenabled()  # the other import still runs
+    release.set()
+    thread.join()
+    assert gc.isenabled()
+    gc.disable()  # a process that turned the collector off keeps it off
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
