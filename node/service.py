@@ -64,9 +64,9 @@ class NodeService:
 
     def submit(self, raw: bytes) -> ChainTx:
         tx = self.mempool.add(raw)
-        outbox = getattr(self.engine, "outbox", None)
-        if outbox is not None:
-            outbox.put(raw)  # the BFT engine gossips it to the other centers
+        gossip = getattr(self.engine, "gossip", None)
+        if gossip is not None:
+            gossip(raw)  # the BFT engine sends it to the other centers
         return tx
 
     def transaction(self, tx_hash: bytes) -> TxRecord:

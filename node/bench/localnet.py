@@ -3,7 +3,8 @@
 For each N a fresh consortium is started (:class:`node.harness.LocalNet`). A probe offers more than the
 chain can take (it doubles its rate while the chain keeps up) and measures the finalized rate: the **peak**.
 Then the load is offered at 25, 50 and 100 % of that peak, each phase reporting finalized tx/s, commit latency
-p50/p99 (submit → in a committed block) and the CPU each node used (% of one core). N = 1 is the solo engine:
+p50/p99 (submit → in a committed block) and the CPU each node used (% of one core). Before any load, each node's
+CPU at idle is measured over a few seconds (what a center pays for an idle consortium). N = 1 is the solo engine:
 the baseline the BFT figures are divided by.
 
 The issue's target for workflow transactions is ``0.7 × ceiling × cores ÷ validators`` where the ceiling is
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,10 +34,15 @@ def measure(nodes: int, quick: bool, progress: Callable[[str], None]) -> dict:
         try:
             progress(f"{nodes} node(s): starting")
             net.start()
+            idle_s = 4.0 if quick else 8.0
+            before, started = net.cpu(), time.perf_counter()
+            time.sleep(idle_s)
+            idle = [round(100 * (b - a) / (time.perf_counter() - started), 1) for a, b in zip(before, net.cpu())]
+            progress(f"{nodes} node(s) idle: CPU per node {idle} %")
             probe = _probe(net, nodes, probe_rate, probe_s, progress)
             peak = probe["finalized_per_s"]
             progress(f"{nodes} node(s): peak {peak} tx/s (offered {probe['offered_per_s']})")
-            result: dict = {"peak_per_s": peak, "probe": probe}
+            result: dict = {"idle_cpu_per_node_pct": idle, "peak_per_s": peak, "probe": probe}
             for level in LEVELS:
                 phase = net.offer(max(1.0, peak * level / 100), phase_s)
                 result[f"at_{level}pct"] = phase
