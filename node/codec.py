@@ -80,6 +80,26 @@ def _normalize(value: Any, path: str, depth: int = 0) -> Any:
     raise CodecError(f"{path or 'value'}: type {type(value).__name__} cannot be encoded canonically")
 
 
+_PACKER_BUFFER = 256 * 1024  # msgpack's initial buffer
+
+
+class _Packer(threading.local):
+    """A packer per thread: ``msgpack.packb`` builds one per call (2.8 vs 1.5 µs for a 400-byte record entry). A
+    packer resets its buffer after a refused value, so an exception leaves it reusable; one that packed a large
+    message is replaced, since its grown buffer would otherwise stay with the thread (as packb's does not)."""
+
+    def __init__(self) -> None:
+        self.packer = msgpack.Packer(use_bin_type=True)
+
+
+_PACKER = _Packer()
+
+_LEAVES = frozenset({bytes, str, bool, int, type(None)})
+"""Exact types that :func:`_fast` passes through unchanged, checked inline in arrays and maps (a call per leaf was
+most of its time). Integers too, with their range left to the packer (it raises OverflowError beyond the codec's
+range, and :func:`encode` then lets the slow walk name the offending path)."""
+
+
 def encode(value: Any) -> bytes:
     """Return the canonical msgpack encoding of ``value``.
 
@@ -96,24 +116,6 @@ def encode(value: Any) -> bytes:
         return msgpack.packb(_normalize(value, ""), use_bin_type=True)  # the slow walk raises again, naming the path
 
 
-_PACKER_BUFFER = 256 * 1024  # msgpack's initial buffer
-
-
-class _Packer(threading.local):
-    """A packer per thread: ``msgpack.packb`` builds one per call (2.8 vs 1.5 µs for a 400-byte record entry). A
-    packer resets its buffer after a refused value, so an exception leaves it reusable; one that packed a large
-    message is replaced, since its grown buffer would otherwise stay with the thread (as packb's does not)."""
-
-    def __init__(self) -> None:
-        self.packer = msgpack.Packer(use_bin_type=True)
-
-
-_PACKER = _Packer()
-
-_LEAVES = frozenset({bytes, str, bool, int, type(None)})
-"""Exact types that :func:`_fast` passes through unchanged inside arrays and maps: a call per leaf was most of its
-time. Integers too, with their range left to the packer (it raises OverflowError beyond the codec's range)."""
-
 _ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
 """Canonical order of the string keys of map shapes seen before (a message type's fields come in one order)."""
 
@@ -122,11 +124,7 @@ def _fast(value: Any, depth: int) -> Any:
     """:func:`_normalize` for the common shapes (exact built-in types, string keys) without building error paths;
     anything else goes through :func:`_normalize`, and any refusal is re-raised by the caller with its path."""
     kind = type(value)
-    if kind is bytes or kind is str or kind is bool or value is None:
-        return value
-    if kind is int:
-        if not _INT_MIN <= value <= _INT_MAX:
-            raise CodecError("integer out of range")
+    if kind in _LEAVES:
         return value
     if depth >= MAX_DEPTH:
         raise CodecError("nested too deeply")  # (a container here: scalars returned above)

@@ -145,18 +145,18 @@ class Custodian:
         if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
             raise ValidationError("records", f"a batch holds 1 to {MAX_BATCH} records")
         with ingest.collector_paused():
-            prepared, root, leaves = self._store_batch(items)
+            prepared, root = self._store_batch(items)
         try:
-            sent = self.port.send("RecordRegistry", "anchorBatch", root, len(leaves))
+            sent = self.port.send("RecordRegistry", "anchorBatch", root, len(prepared))
         except BaseException:
             self.store.delete_many([record_id for record_id, _ in prepared], tree_root=root)
             raise
-        log.info("anchored a batch of %d records, root %s, in block %d", len(leaves), "0x" + root.hex()[:16], sent.height)
-        return {"root": "0x" + root.hex(), "size": len(leaves), "tx_hash": "0x" + sent.tx_hash.hex(), "height": sent.height,
+        log.info("anchored a batch of %d records, root %s, in block %d", len(prepared), "0x" + root.hex()[:16], sent.height)
+        return {"root": "0x" + root.hex(), "size": len(prepared), "tx_hash": "0x" + sent.tx_hash.hex(), "height": sent.height,
                 "records": [{"local_id": e["local_id"], "record_id": "0x" + record_id.hex()} for record_id, e in prepared]}
 
-    def _store_batch(self, items: list) -> tuple[list[tuple[bytes, dict]], bytes, list[bytes]]:
-        """Prepare, check, seal and store a batch (its entries and tree in one write): (entries, root, leaves)."""
+    def _store_batch(self, items: list) -> tuple[list[tuple[bytes, dict]], bytes]:
+        """Prepare, check, seal and store a batch (its entries and tree in one write): (entries, root)."""
         results, problems = self.pool.prepare(self.address, items)  # in worker processes when the batch is large
         with self._batch_lock:  # from the duplicate check to the write: of two batches naming one local id, one is refused
             seen: set[bytes] = set()
@@ -178,7 +178,7 @@ class Custodian:
             root = levels[-1][0]
             sealed = self.pool.seal(self.store.key, root, prepared)  # each entry names its batch; its path is read from the stored tree
             self.store.put_sealed([(record_id, box) for (record_id, _), box in zip(prepared, sealed)], tree=(root, levels))
-        return prepared, root, leaves
+        return prepared, root
 
     def _open_from_batch(self, record_id: bytes, entry: dict) -> None:
         """Make a batch-anchored record individually addressable on chain (grants and logs need it)."""
