@@ -8,9 +8,38 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from chain_sdk.errors import InclusionTimeout, NodeError, NodeUnavailable
+from chain_sdk.errors import InclusionTimeout, NodeBehind, NodeError, NodeUnavailable
 
 VALIDITY_BLOCKS = 10_000  # a transaction signed now may be included within this many blocks
+
+
+class Session:
+    """The highest block, per chain, in which this program saw one of its writes committed (a receipt, an ingest).
+
+    Clients sharing a session see their writes through any node: a client whose node has not yet applied that block
+    waits for it (``GET /v1/blocks/{height}?wait=``) before its next request. A BFT block is final once committed,
+    but each center applies it in its own time, so without this a call through center A right after a transaction
+    through center C could see the state before it (a vote not counted yet, an account not admitted yet). Every
+    client shares the process's session unless given its own; ``Session()`` keeps a group of clients apart.
+    """
+
+    def __init__(self) -> None:
+        self._heights: dict[str, int] = {}  # genesis hash -> height
+        self._lock = threading.Lock()
+
+    def saw(self, genesis_hash: str, height: int) -> None:
+        with self._lock:
+            if height > self._heights.get(genesis_hash, -1):
+                self._heights[genesis_hash] = height
+
+    def height(self, genesis_hash: str) -> int:
+        return self._heights.get(genesis_hash, 0)
+
+    def __bool__(self) -> bool:
+        return bool(self._heights)
+
+
+SESSION = Session()
 
 
 class Client:
@@ -20,16 +49,26 @@ class Client:
     >>> client.status()["height"]                     # doctest: +SKIP
     """
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 30.0, session: Session | None = None, catch_up_s: float = 10.0) -> None:
+        """``session``: whose writes this client must see (default: the process's, see ``Session``); ``catch_up_s``:
+        how long a request waits for this node to reach them before raising ``NodeBehind``."""
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.session = SESSION if session is None else session
+        self.catch_up_s = catch_up_s
         self._chain_id: int | None = None
+        self._genesis: str | None = None
+        self._node_height = 0  # this node is known to have applied this block
         self._nonces: dict[str, int] = {}
         self._lock = threading.Lock()
 
     # -- transport ----------------------------------------------------------------------
 
     def _http(self, method: str, path: str, body: Any = None, *, timeout: float | None = None) -> Any:
+        self.catch_up()
+        return self._request(method, path, body, timeout=timeout)
+
+    def _request(self, method: str, path: str, body: Any = None, *, timeout: float | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": "application/json",
                                                                                               "Accept": "application/json"})
@@ -50,6 +89,42 @@ class Client:
         except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
             raise NodeUnavailable(f"no answer from {self.url}: {getattr(error, 'reason', error)}; is the node running?") from None
 
+    # -- read-your-writes across nodes ---------------------------------------------------------
+
+    def _identify(self) -> str:
+        if self._genesis is None:
+            self._learn(self._request("GET", "/v1/status"))
+        assert self._genesis is not None
+        return self._genesis
+
+    def _learn(self, status: dict) -> None:
+        self._genesis = str(status["genesis_hash"])
+        self._chain_id = int(status["chain_id"])
+        self._node_height = max(self._node_height, int(status["height"]))
+
+    def catch_up(self) -> None:
+        """Wait until this node has applied every block in which this client's session saw a write committed (every
+        request does it first); raises ``NodeBehind`` after ``catch_up_s`` seconds."""
+        if not self.session:
+            return
+        needed = self.session.height(self._identify())
+        if needed <= self._node_height:
+            return
+        waited = min(self.catch_up_s, 60.0)
+        try:
+            self._request("GET", f"/v1/blocks/{needed}?wait={waited:g}", timeout=self.timeout + waited)
+        except NodeError as error:
+            if error.status != 404:
+                raise
+            raise NodeBehind(self.url, int(self._request("GET", "/v1/status")["height"]), needed, waited) from None
+        self._node_height = max(self._node_height, needed)
+
+    def observe(self, height: int) -> None:
+        """Record that a write of this program was committed in block ``height`` of this node's chain (the SDK does it
+        for every receipt and ingest answer; call it for writes made another way)."""
+        self._node_height = max(self._node_height, height)
+        self.session.saw(self._identify(), height)
+
     def get(self, path: str, **params: Any) -> Any:
         query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
         return self._http("GET", "/v1" + path + (f"?{query}" if query else ""))
@@ -64,12 +139,15 @@ class Client:
     # -- chain ------------------------------------------------------------------------------
 
     def status(self) -> dict:
-        return self.get("/status")
+        status = self.get("/status")
+        self._learn(status)
+        return status
 
     @property
     def chain_id(self) -> int:
         if self._chain_id is None:
-            self._chain_id = int(self.status()["chain_id"])
+            self.status()
+        assert self._chain_id is not None
         return self._chain_id
 
     def height(self) -> int:
@@ -99,7 +177,9 @@ class Client:
         return self.receipt(answer["hash"])
 
     def receipt(self, tx_hash: str) -> dict:
-        return self.get(f"/transactions/{tx_hash}/receipt")
+        receipt = self.get(f"/transactions/{tx_hash}/receipt")
+        self.observe(int(receipt["height"]))
+        return receipt
 
     def proof(self, tx_hash: str, kind: str = "receipt") -> dict:
         return self.get(f"/transactions/{tx_hash}/proof", kind=kind)

@@ -102,7 +102,10 @@ class DataService:
 
         request = urllib.request.Request(self.client.url + path, data=json.dumps(body).encode(), method="POST",
                                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})
-        return self.client._send(request)
+        self.client.catch_up()
+        answer = self.client._send(request)
+        self.client.observe(int(answer["height"]))  # later reads through any node see the anchor
+        return answer
 
     def ingest(self, record_type: str, local_id: str, owner: str, record: dict) -> dict:
         """Validate, anchor and store one record (a new version if ``local_id`` is known). Returns its record id and tx."""

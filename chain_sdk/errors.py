@@ -21,6 +21,17 @@ class NodeUnavailable(SdkError):
     """No node answered at the URL (not started, wrong port, or network down)."""
 
 
+class NodeBehind(NodeUnavailable):
+    """The node has not reached a block this program already saw committed through another node (it may be syncing
+    or cut off from its peers): ``height`` is the node's head, ``needed`` the block it did not reach in time."""
+
+    def __init__(self, url: str, height: int, needed: int, waited: float) -> None:
+        super().__init__(f"the node at {url} is at block {height} and did not reach block {needed}, which this program "
+                         f"already saw committed through another node, within {waited:g} s; it may be syncing or cut off "
+                         f"from its peers: check its /v1/status, or use another center's node")
+        self.url, self.height, self.needed, self.waited = url, height, needed, waited
+
+
 class TransactionFailed(SdkError):
     """The transaction was included but reverted; ``error`` is the contract's custom error name when known."""
 

@@ -106,6 +106,17 @@ class NodeService:
                     return record
                 self.chain.new_block.wait(min(remaining, 1.0))
 
+    def wait_for_height(self, height: int, timeout: float) -> bool:
+        """Block until this node has committed block ``height`` (True) or ``timeout`` seconds pass (False)."""
+        deadline = time.monotonic() + timeout
+        with self.chain.new_block:  # the height is read under the condition, as in wait_for
+            while self.chain.height < height:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self.chain.new_block.wait(min(remaining, 1.0))
+        return True
+
     # -- blocks ----------------------------------------------------------------------------
 
     def resolve_height(self, tag: str | int | None) -> int:

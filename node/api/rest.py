@@ -94,11 +94,15 @@ def _block_json(node: NodeService, block, full: bool) -> dict:  # type: ignore[n
     return body
 
 
-@router.get("/blocks/{block_id}", summary="A block by height, hash or tag (latest, earliest)")
-def get_block(block_id: str, full: bool = False, node: NodeService = Depends(service)) -> dict:
+@router.get("/blocks/{block_id}", summary="A block by height, hash or tag (latest, earliest); ?wait=S waits up to S seconds "
+                                      "for a height this node has not reached (the SDK's read-your-writes across nodes)")
+async def get_block(block_id: str, full: bool = False, wait: float = Query(0, ge=0, le=MAX_WAIT_S),
+                    node: NodeService = Depends(service)) -> dict:
     if block_id.startswith("0x") and len(block_id) == 66:
         block = node.block_by_hash(parse_bytes(block_id, "block_id", 32))
     else:
+        if wait and block_id.isdigit() and int(block_id) > node.chain.height:
+            await asyncio.to_thread(node.wait_for_height, int(block_id), wait)
         block = node.block(node.resolve_height(block_id))
     return _block_json(node, block, full)
 

@@ -6,11 +6,12 @@ import dataclasses
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
-from chain_sdk import Client, KeystoreError, NodeUnavailable, QrRefused, TransactionFailed, Wallet, gm, qr
+from chain_sdk import Client, KeystoreError, NodeBehind, NodeUnavailable, QrRefused, Session, TransactionFailed, Wallet, gm, qr
 from chain_sdk.roles.center import new_guarantee_number
 
 
@@ -55,6 +56,24 @@ def test_node_keystore_opens_in_the_sdk(story):
 def test_unreachable_node_is_a_clear_error():
     with pytest.raises(NodeUnavailable, match="is the node running"):
         Client("http://127.0.0.1:9", timeout=2).status()
+
+
+def test_a_node_answers_only_once_it_has_applied_the_writes_this_program_saw(story):
+    """Read-your-writes across centers: a block in which the session saw a write committed (through another node)
+    must be applied by a node before it answers; a node that does not get there in time is named, with what to do."""
+    session = Session()
+    reader = Client(story.url, session=session)
+    status = reader.status()
+    session.saw(status["genesis_hash"], status["height"] + 1)  # as if a write through another center landed in the next block
+    threading.Timer(0.5, lambda: story.center.admit(Wallet.generate().address)).start()  # this node gets there in ~0.5 s
+    assert story.center.members.call("isCenter", story.center.address)  # another session: answered at once
+    reader.call(story.center.members.address, story.center.members.encode("isCenter", story.center.address))
+    assert Client(story.url, session=Session()).height() >= status["height"] + 1  # the read waited for the block
+
+    session.saw(status["genesis_hash"], status["height"] + 1_000_000)
+    with pytest.raises(NodeBehind, match=r"did not reach block .* check its /v1/status, or use another center's node") as caught:
+        Client(story.url, session=session, catch_up_s=0.3).status()
+    assert caught.value.needed == status["height"] + 1_000_000 and caught.value.height >= status["height"] + 1
 
 
 def test_not_admitted_account_is_refused(story):
