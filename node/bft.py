@@ -18,6 +18,13 @@ vote (see :mod:`node.consensus.verify`), ``B`` a proposed block's bytes (sent
 before its proposal). ``/yilian/tx/1`` carries raw transactions;
 ``/yilian/sync/1`` answers ``H`` (status: my height) and ``G`` + height (the
 block and its certificate).
+
+An idle consortium does not propose a block per round: round 0 of a height
+waits (the proposer's build and every validator's propose timer) until a
+transaction can go in, or until ``empty_block_interval_ms`` has passed since
+the head block, as Tendermint's ``create_empty_blocks = false`` with an
+interval (:meth:`BftEngine._await_work`). The empty blocks that remain keep the
+chain's clock moving for contract deadlines.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from node.chain import Chain
 from node.config import Genesis
 from node.consensus.events import (
     BlockVerdict, Broadcast, Commit, Persist, ProposalReady, ProposalReceived, ReportEvidence, RequestProposal,
-    ScheduleTimeout, SyncedCommit, TimeoutFired, ValidateBlock, VoteReceived,
+    ScheduleTimeout, SyncedCommit, TimeoutFired, TimeoutKind, ValidateBlock, VoteReceived,
 )
 from node.consensus.machine import Tendermint
 from node.consensus.sync import Applied, ApplyBlock, BlockReceived, BlockSync, CommittedLocally, PeerHeight, PeerMisbehaved, RequestFailed, SendRequest
@@ -138,6 +145,7 @@ class BftEngine:
         self.outbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self._outbox_woken = False  # a wake-up of the forwarder is under way (set from API threads, cleared in trio)
         self._outbox_filled: trio.Event | None = None
+        self._arrived: trio.Event | None = None  # set (and replaced) when transactions reach the pool; trio side
         self.blocks: OrderedDict[bytes, bytes] = OrderedDict()  # proposed block bytes by hash
         self.executions: dict[bytes, BlockExecution] = {}
         self.last_error = ""
@@ -189,6 +197,7 @@ class BftEngine:
 
     async def _main(self, ready: threading.Event) -> None:
         self._trio_token = trio.lowlevel.current_trio_token()
+        self._arrived = trio.Event()
         self.events_in, self.events_out = trio.open_memory_channel[Any](10_000)
         height = self.chain.height + 1
         recovered = [m for m in self.wal.records() if m.height >= height]
@@ -280,14 +289,40 @@ class BftEngine:
                 await trio.to_thread.run_sync(self.evidence.record, action.evidence)
 
     async def _timer(self, action: ScheduleTimeout) -> None:
+        if action.kind == TimeoutKind.PROPOSE and action.round == 0:
+            await self._await_work(action.height)  # nobody times the proposer out while there is nothing to propose
         await trio.sleep(action.duration_ms / 1000)
         await self._feed(TimeoutFired(action.kind, action.height, action.round))
 
+    def _transactions_arrived(self) -> None:
+        """Wake what waits for work (:meth:`_await_work`); trio thread only."""
+        assert self._arrived is not None
+        self._arrived.set()
+        self._arrived = trio.Event()
+
+    async def _await_work(self, height: int) -> None:
+        """Round 0 of ``height``: return once a transaction can go in (a transaction behind a nonce gap is not
+        one), or ``empty_block_interval_ms`` after the head block was made, or when the height is decided
+        without this node. The proposer builds only then and every validator starts its propose timer only then, so
+        the round does not time out on a proposer that is waiting for work; other rounds do not wait."""
+        assert self._arrived is not None
+        interval = self.chain.genesis.consensus.empty_block_interval_ms / 1000
+        due = self.chain.head_header().time_ms / 1000 + interval
+        deadline = trio.current_time() + min(interval, max(0.0, due - time.time()))  # (a head from a fast clock waits no longer)
+        while self.chain.height + 1 == height and trio.current_time() < deadline:
+            arrived = self._arrived  # taken before looking: an arrival after the look sets this one
+            if self.mempool.has_ready(self.chain.executor.head_nonce):
+                return
+            with trio.move_on_at(deadline):
+                await arrived.wait()
+
     async def _build(self, action: RequestProposal) -> None:
-        # wait for transactions that can go in, but propose (possibly an empty block) well before the others time
-        # out; a transaction behind a nonce gap is not one (it used to make proposers build empty blocks back to back)
+        if action.round == 0:
+            await self._await_work(action.height)
+        # a later round waits a little for transactions that can go in, but proposes (possibly an empty block) well
+        # before the others time out; a transaction behind a nonce gap is not one
         budget = (self.chain.genesis.consensus.timeout_propose_ms + self.chain.genesis.consensus.timeout_delta_ms * action.round) / 2000
-        deadline = trio.current_time() + min(budget, self.chain.genesis.consensus.empty_block_interval_ms / 1000)
+        deadline = trio.current_time() + (0 if action.round == 0 else min(budget, self.chain.genesis.consensus.empty_block_interval_ms / 1000))
         seen = None
         while trio.current_time() < deadline:
             now = (self.mempool.added, self.chain.height)  # only an arrival or a new head can make a transaction ready
@@ -412,6 +447,7 @@ class BftEngine:
                     log.debug("gossiped transaction from %s refused: %s", self.members.get(peer), exc)
 
         await trio.to_thread.run_sync(add_all)
+        self._transactions_arrived()
         return None
 
     async def _on_sync(self, peer: str, payload: bytes) -> bytes:
@@ -607,5 +643,6 @@ class BftEngine:
                 except queue.Empty:
                     break
             if batch:  # (none after a stale wake-up: then wait again at once)
+                self._transactions_arrived()  # this node's own submissions are in its pool already
                 self._broadcast(TX, msgpack.packb(batch))
                 await trio.sleep(TX_GOSSIP_S)

@@ -1,6 +1,8 @@
 """YiLianBao path on a 4-center localnet: an enterprise applies (through center A's node), the bank's automatic rule
 issues (through D's node), and center C verifies — seconds from the application to "valid" at C, p50/p99. The
-baseline is the same run's block interval (a step cannot be faster than the block that carries it)."""
+baseline is one transaction through the SDK on the same localnet, sent and waited for (center A admitting an
+account), p50: the path holds two transactions in sequence (the application, the issuance) and the rule's poll,
+so about 2× that is its floor. (Blocks come when there is work, so the block interval is no longer a baseline.)"""
 
 from __future__ import annotations
 
@@ -34,6 +36,12 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
                           "name": f"project {i}", "tenderer": "bench", "category": "construction", "budget": "1000000",
                           "bid_deadline": "2026-12-20T09:30:00+08:00"}
                 projects.append(bytes.fromhex(data.ingest("project", f"project/bench/{i}", b.address, record)["record_id"][2:]))
+            single = []
+            for _ in range(samples):
+                started = time.monotonic()
+                a.admit(Wallet.generate().address)
+                single.append(time.monotonic() - started)
+            progress(f"one transaction, sent and waited for: p50 {statistics.median(single):.2f} s")
             bank.set_credit_line(enterprise.address, 10_000_000)
             rule = bank.auto_issue(lambda application: True, poll_s=0.05)
             latencies = []
@@ -46,15 +54,11 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
                 latencies.append(time.monotonic() - started)
                 progress(f"guarantee {i + 1}/{samples}: {latencies[-1]:.2f} s")
             rule.stop()
-            status = Client(story.s["urls"][2]).status()
-            head = status["height"]
-            first = Client(story.s["urls"][2]).get(f"/blocks/{max(1, head - 20)}")["time_ms"]
-            last = Client(story.s["urls"][2]).get(f"/blocks/{head}")["time_ms"]
-            interval = (last - first) / 1000 / max(1, min(20, head - 1))
         finally:
             story.stop()
     ordered = sorted(latencies)
     p50 = statistics.median(ordered)
     return {"samples": samples, "apply_to_verified_s_p50": round(p50, 2), "apply_to_verified_s_p99": round(ordered[int(0.99 * (len(ordered) - 1))], 2),
-            "block_interval_s": round(interval, 3), "ratio_p50_vs_block_interval": round(p50 / interval, 1) if interval else None,
+            "one_transaction_s_p50": round(statistics.median(single), 3),
+            "ratio_p50_vs_one_transaction": round(p50 / statistics.median(single), 2),
             "target_s_p50": 2.0}

@@ -24,6 +24,8 @@ import click
 )
 @click.option("--by-name", is_flag=True, help="For containers: listen on 0.0.0.0 and dial peers by center name "
               "(/dns4/center-b/tcp/9600), every center at the same ports (docker/compose.yaml).")
+@click.option("--empty-block-interval-ms", type=click.IntRange(100, 3_600_000), default=5000, show_default=True,
+              help="An idle chain makes one empty block per interval (its clock for deadlines); fixed in the genesis.")
 @click.option("--force", is_flag=True, help="Replace an existing consortium in --out (its keys are lost).")
 def command(
     centers: int,
@@ -36,11 +38,13 @@ def command(
     dev_accounts: int,
     password_file: Path | None,
     by_name: bool,
+    empty_block_interval_ms: int,
     force: bool,
 ) -> None:
     """Generate a consortium of CENTERS trading centers in OUT."""
     import os
 
+    from node.config import ConsensusParams
     from node.consortium import create_consortium
     from node.crypto.keystore import PASSWORD_ENV, read_password
 
@@ -59,6 +63,7 @@ def command(
         by_name=by_name,
         password=password,
         force=force,
+        consensus=ConsensusParams(empty_block_interval_ms=empty_block_interval_ms),
         progress=lambda message: click.echo(f"  {message}", err=True),
     )
     click.secho(f"Created consortium '{info.out}' (chain id {info.chain_id}, suite {info.suite})", fg="green")

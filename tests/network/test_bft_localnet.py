@@ -37,12 +37,13 @@ def rpc(url: str, method: str, params: list) -> dict:
 
 
 class Net:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, empty_block_interval_ms: int = 5000) -> None:
         self.root = root
         base_api = free_port_block(4)  # API ports base..base+3, p2p ports base+1000..base+1003, all free
         base_p2p = base_api + 1000
         subprocess.run([sys.executable, "-m", "node.cli", "init", "--centers", "4", "--out", str(root / "c"), "--dev-accounts", "2",
-                        "--api-port", str(base_api), "--p2p-port", str(base_p2p)], check=True, capture_output=True,
+                        "--api-port", str(base_api), "--p2p-port", str(base_p2p), "--empty-block-interval-ms", str(empty_block_interval_ms)],
+                       check=True, capture_output=True,
                        env={k: v for k, v in os.environ.items() if k != "YILIAN_KEY_PASSWORD"})
         self.homes = sorted((root / "c" / "centers").iterdir())
         self.urls = [f"http://127.0.0.1:{base_api + i}" for i in range(4)]
@@ -141,6 +142,23 @@ def test_transactions_from_any_node_commit_and_all_nodes_agree(net: Net) -> None
     reference = net.block_hashes(0, top)
     for index in range(1, 4):
         assert net.block_hashes(index, top) == reference
+
+
+def test_an_idle_consortium_makes_one_empty_block_per_interval_and_a_transaction_does_not_wait_for_it(net: Net) -> None:
+    """Round 0 waits for work (or empty_block_interval_ms, 5 s here) at the proposer and in every propose timer: an idle
+    chain does not commit a block per round (it did every ~0.55 s), and a transaction sent right after an empty block
+    goes into the next block at once instead of waiting for the interval."""
+    account = eth_accounts(net)[0]
+    nonce = int(rpc(net.urls[0], "eth_getTransactionCount", [account.address, "latest"])["result"], 16)
+    start = net.height(0)
+    time.sleep(8)
+    assert net.height(0) - start <= 2  # 1.6 blocks at most in 8 s at one per 5 s (14 before)
+    empty = net.wait_height(0, net.height(0) + 1, timeout=30)  # an empty block was just made: the next is 5 s away
+    receipt = wait_receipt(net, 1, send_eth(net, 1, account, nonce))
+    block = get(f"{net.urls[1]}/v1/blocks/{int(receipt['blockNumber'], 16)}")
+    parent = get(f"{net.urls[1]}/v1/blocks/{int(receipt['blockNumber'], 16) - 1}")
+    assert int(receipt["blockNumber"], 16) in (empty + 1, empty + 2)
+    assert block["time_ms"] - parent["time_ms"] < 2500, (block, parent)  # not held until the 5 s interval
 
 
 def test_kill_9_of_one_validator_under_load(net: Net) -> None:
