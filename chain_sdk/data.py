@@ -104,7 +104,8 @@ class DataService:
                                          headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})
         self.client.catch_up()
         answer = self.client._send(request)
-        self.client.observe(int(answer["height"]))  # later reads through any node see the anchor
+        if isinstance(answer, dict) and isinstance(answer.get("height"), int):
+            self.client.observe(answer["height"])  # later reads through any node see the anchor
         return answer
 
     def ingest(self, record_type: str, local_id: str, owner: str, record: dict) -> dict:

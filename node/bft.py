@@ -317,7 +317,8 @@ class BftEngine:
                 break
             with trio.move_on_at(deadline):
                 await arrived.wait()
-        self._idle_until = 0.0
+        if self._idle_until == deadline:  # (not a later height's wait)
+            self._idle_until = 0.0
 
     async def _build(self, action: RequestProposal) -> None:
         if action.round == 0:
