@@ -64,14 +64,14 @@ class Client:
 
     # -- transport ----------------------------------------------------------------------
 
-    def _http(self, method: str, path: str, body: Any = None, *, timeout: float | None = None) -> Any:
+    def _http(self, method: str, path: str, body: Any = None, *, timeout: float | None = None, headers: dict | None = None) -> Any:
         self.catch_up()
-        return self._request(method, path, body, timeout=timeout)
+        return self._request(method, path, body, timeout=timeout, headers=headers)
 
-    def _request(self, method: str, path: str, body: Any = None, *, timeout: float | None = None) -> Any:
+    def _request(self, method: str, path: str, body: Any = None, *, timeout: float | None = None, headers: dict | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers={"Content-Type": "application/json",
-                                                                                              "Accept": "application/json"})
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json", "Accept": "application/json", **(headers or {})})
         return self._send(request, timeout=timeout)
 
     def _send(self, request: urllib.request.Request, *, timeout: float | None = None) -> Any:

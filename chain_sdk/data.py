@@ -98,12 +98,7 @@ class DataService:
         return cls(url, (Path(home) / "secrets" / "data-token").read_text(encoding="utf-8"))
 
     def _post(self, path: str, body: dict) -> dict:
-        import urllib.request
-
-        request = urllib.request.Request(self.client.url + path, data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"})
-        self.client.catch_up()
-        answer = self.client._send(request)
+        answer = self.client._http("POST", path, body, headers={"Authorization": f"Bearer {self.token}"})
         if isinstance(answer, dict) and isinstance(answer.get("height"), int):
             self.client.observe(answer["height"])  # later reads through any node see the anchor
         return answer

@@ -23,7 +23,7 @@ An idle consortium does not propose a block per round: round 0 of a height
 waits (the proposer's build and every validator's propose timer) until a
 transaction can go in, or until ``empty_block_interval_ms`` has passed since
 the head block, as Tendermint's ``create_empty_blocks = false`` with an
-interval (:meth:`BftEngine._await_work`). The empty blocks that remain keep the
+interval (:meth:`BftEngine._idle_round`). The empty blocks that remain keep the
 chain's clock moving for contract deadlines.
 """
 
@@ -291,7 +291,7 @@ class BftEngine:
 
     async def _timer(self, action: ScheduleTimeout) -> None:
         if action.kind == TimeoutKind.PROPOSE and action.round == 0:
-            await self._await_work(action.height)  # nobody times the proposer out while there is nothing to propose
+            await self._idle_round(action.height)  # nobody times the proposer out while there is nothing to propose
         await trio.sleep(action.duration_ms / 1000)
         await self._feed(TimeoutFired(action.kind, action.height, action.round))
 
@@ -301,46 +301,42 @@ class BftEngine:
         self._arrived.set()
         self._arrived = trio.Event()
 
-    async def _await_work(self, height: int) -> None:
-        """Round 0 of ``height``: return once a transaction can go in (a transaction behind a nonce gap is not
-        one), or ``empty_block_interval_ms`` after the head block was made, or when the height is decided
-        without this node. The proposer builds only then and every validator starts its propose timer only then, so
-        the round does not time out on a proposer that is waiting for work; other rounds do not wait."""
-        assert self._arrived is not None
+    async def _idle_round(self, height: int) -> None:
+        """Round 0 of ``height``: wait for work (:meth:`_await_work`) until ``empty_block_interval_ms`` after the head
+        block was made. The proposer builds only then and every validator starts its propose timer only then, so the
+        round does not time out on a proposer that is waiting for work; meanwhile the height is idle, not stalled."""
         interval = self.chain.genesis.consensus.empty_block_interval_ms / 1000
         due = self.chain.head_header().time_ms / 1000 + interval
         deadline = trio.current_time() + min(interval, max(0.0, due - time.time()))  # (a head from a fast clock waits no longer)
         self._idle_until = deadline
-        while self.chain.height + 1 == height and trio.current_time() < deadline:
-            arrived = self._arrived  # taken before looking: an arrival after the look sets this one
-            if self.mempool.has_ready(self.chain.executor.head_nonce):
-                break
-            with trio.move_on_at(deadline):
-                await arrived.wait()
+        await self._await_work(height, deadline)
         if self._idle_until == deadline:  # (not a later height's wait)
             self._idle_until = 0.0
 
+    async def _await_work(self, height: int, deadline: float) -> None:
+        """Return once a transaction can go in (one behind a nonce gap cannot), at trio time ``deadline``, or when the
+        height is decided without this node."""
+        assert self._arrived is not None
+        while self.chain.height + 1 == height and trio.current_time() < deadline:
+            arrived = self._arrived  # taken before looking: an arrival after the look sets this one
+            if self.mempool.has_ready(self.chain.executor.head_nonce):
+                return
+            with trio.move_on_at(deadline):
+                await arrived.wait()
+
     async def _build(self, action: RequestProposal) -> None:
+        consensus = self.chain.genesis.consensus
+        round_s = (consensus.timeout_propose_ms + consensus.timeout_delta_ms * action.round) / 1000
         if action.round == 0:
-            await self._await_work(action.height)
-        # a later round waits a little for transactions that can go in, but proposes (possibly an empty block) well
-        # before the others time out; a transaction behind a nonce gap is not one
-        budget = (self.chain.genesis.consensus.timeout_propose_ms + self.chain.genesis.consensus.timeout_delta_ms * action.round) / 2000
-        deadline = trio.current_time() + (0 if action.round == 0 else min(budget, self.chain.genesis.consensus.empty_block_interval_ms / 1000))
-        seen = None
-        while trio.current_time() < deadline:
-            now = (self.mempool.added, self.chain.height)  # only an arrival or a new head can make a transaction ready
-            if now != seen:
-                if self.mempool.has_ready(self.chain.executor.head_nonce):
-                    break
-                seen = now
-            await trio.sleep(0.02)
+            await self._idle_round(action.height)
+        else:  # wait a little for work, but propose (possibly an empty block) well before the others time out
+            await self._await_work(action.height, trio.current_time() + min(round_s / 2, consensus.empty_block_interval_ms / 1000))
         if self.chain.height + 1 != action.height:
             return
 
         # execute for at most a share of the propose timeout: the others must get the block, re-execute it and
         # vote before the round's timeouts; what is left waits for the next block
-        build_s = BUILD_SHARE * (self.chain.genesis.consensus.timeout_propose_ms + self.chain.genesis.consensus.timeout_delta_ms * action.round) / 1000
+        build_s = BUILD_SHARE * round_s
 
         def build() -> BlockExecution:
             candidates = self.mempool.ready(self.chain.genesis.consensus.max_block_txs, self.chain.executor.head_nonce)
@@ -580,7 +576,7 @@ class BftEngine:
 
     async def _while_stalled(self):  # type: ignore[no-untyped-def]
         """Yields each time the height and round have not moved for a while: after 1 s, then 2, 4 and every 8 s.
-        Waiting for work (:meth:`_await_work`) is not standing still: on 10 idle validators, asking 9 peers their
+        Waiting for work (:meth:`_idle_round`) is not standing still: on 10 idle validators, asking 9 peers their
         height twice per empty block cost each node more CPU than the blocks did (a node that falls behind still
         hears of it from the next height's messages)."""
         seen, pause = None, STALL_S

@@ -7,9 +7,8 @@ methods serve REST and JSON-RPC.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 from node.chain import Chain
 from node.errors import ValidationError, YilianError
@@ -91,26 +90,22 @@ class NodeService:
         return record, self.chain.store.receipts(record.height)[record.index]  # type: ignore[index]
 
     def wait_for(self, tx_hash: bytes, timeout: float) -> TxRecord:
-        """Block until the transaction is on chain (or dropped, or ``timeout`` seconds pass)."""
-        deadline = time.monotonic() + timeout
-        # Looked up while holding the condition: Chain.commit writes the block, then takes it to notify, so a block
-        # that lands after the lookup wakes this wait. Looked up outside it, a block committed between the lookup and
-        # the wait was a lost wake-up (the caller slept the full second; rare: 0 in 80 timed batch anchorings).
-        with self.chain.new_block:
-            while True:
-                record = self.transaction(tx_hash)  # raises NotFound when dropped or unknown
-                if record.height is not None:
-                    return record
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return record
-                self.chain.new_block.wait(min(remaining, 1.0))
+        """Block until the transaction is on chain (or dropped: NotFound, or ``timeout`` seconds pass)."""
+        self._wait_on_blocks(lambda: self.transaction(tx_hash).height is not None, timeout)
+        return self.transaction(tx_hash)
 
     def wait_for_height(self, height: int, timeout: float) -> bool:
         """Block until this node has committed block ``height`` (True) or ``timeout`` seconds pass (False)."""
+        return self._wait_on_blocks(lambda: self.chain.height >= height, timeout)
+
+    def _wait_on_blocks(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``done()`` or ``timeout`` seconds pass; returns its last answer. ``done`` is asked while holding
+        the block condition — Chain.commit writes the block, then takes it to notify, so a block that lands after the
+        check wakes the wait (checked outside it, a block committed in between was a lost wake-up: the caller slept the
+        full second) — and at least every second (a transaction dropped from the pool is not a block)."""
         deadline = time.monotonic() + timeout
-        with self.chain.new_block:  # the height is read under the condition, as in wait_for
-            while self.chain.height < height:
+        with self.chain.new_block:
+            while not done():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
