@@ -96,6 +96,7 @@ class Database:
     def close(self) -> None:
         if not self._db.closed:
             self._db.close()
+        _forget_tries()
 
     @property
     def closed(self) -> bool:
@@ -106,6 +107,16 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _forget_tries() -> None:
+    """Drop py-trie's memo of encoded nodes: it is one LRU cache for all tries (``HexaryTrie.
+    _cached_create_node_to_db_mapping``, 4,096 entries) whose keys hold the tries, hence the databases under them. Left
+    alone it keeps a closed ledger alive until interpreter shutdown, where plyvel's destructor fails with a bare "Error
+    in sys.excepthook" on stderr; cleared, the ledger is freed now. (Only a cache: the next writes refill it.)"""
+    from trie.hexary import HexaryTrie
+
+    HexaryTrie._cached_create_node_to_db_mapping.cache_clear()
 
 
 class StagedStateDB(BaseAtomicDB):
