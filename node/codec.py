@@ -188,34 +188,163 @@ def _fields(cls: type) -> tuple[tuple[str, Any], ...]:
     return tuple((field.name, hints[field.name]) for field in dataclasses.fields(cls))
 
 
+_PLAIN = frozenset({bytes, str, int, bool, type(None)})
+"""Exact types :func:`to_obj` returns unchanged (checked inline: a call per leaf was most of its time)."""
+
+_PLANS: dict[type, tuple[tuple[str, bool], ...] | None] = {}
+
+
+def _plan(kind: type) -> tuple[tuple[str, bool], ...] | None:
+    """(field name, whether it is a uint256) for each field of a dataclass type; None for any other type."""
+    try:
+        return _PLANS[kind]
+    except KeyError:
+        plan = None
+        if _is_struct(kind):
+            plan = tuple((name, typing.get_origin(tp) is typing.Annotated and UINT256 in typing.get_args(tp)[1:])
+                         for name, tp in _fields(kind))
+        _PLANS[kind] = plan
+        return plan
+
+
 def to_obj(value: Any) -> Any:
     """Turn a dataclass (recursively) into plain encodable values: an array of its fields."""
-    if _is_struct(type(value)):
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    plan = _plan(kind)
+    if plan is not None:
         out = []
-        for name, tp in _fields(type(value)):
-            out.append(_field_to_obj(getattr(value, name), tp))
+        for name, uint256 in plan:
+            item = getattr(value, name)
+            out.append(_uint256_bytes(item) if uint256 else item if type(item) in _PLAIN else to_obj(item))
         return tuple(out)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (list, tuple)):
-        return tuple(to_obj(item) for item in value)
+        return tuple(item if type(item) in _PLAIN else to_obj(item) for item in value)
     return value
 
 
-def _field_to_obj(value: Any, tp: Any) -> Any:
-    if typing.get_origin(tp) is typing.Annotated and UINT256 in typing.get_args(tp)[1:]:
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**256:
-            raise CodecError(f"uint256 value {value!r} out of range")
-        return value.to_bytes(32, "big")
-    return to_obj(value)
+def _uint256_bytes(value: Any) -> bytes:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**256:
+        raise CodecError(f"uint256 value {value!r} out of range")
+    return value.to_bytes(32, "big")
 
 
 def from_obj(tp: Any, obj: Any, path: str = "") -> Any:
     """Rebuild a value of type ``tp`` from plain decoded values, checking every type.
 
+    A decoder compiled once per type does the work (walking the type hints on every value was most of a block's
+    or a vote's decoding time); whatever it refuses is decided again by the field-by-field walk, which names the
+    field at fault, so both accept and refuse exactly the same values.
+
     Raises:
         CodecError: ``obj`` does not match ``tp``; the message names the field.
     """
+    try:
+        return _decoder(tp)(obj)
+    except _Refused:
+        return _from_obj_checked(tp, obj, path)
+
+
+class _Refused(Exception):
+    """A compiled decoder met a value it does not take (the checked walk then decides and names the field)."""
+
+
+def _refuse(obj: Any = None) -> Any:
+    raise _Refused()
+
+
+def _exactly(kind: type) -> typing.Callable[[Any], Any]:
+    def check(obj: Any) -> Any:
+        if type(obj) is not kind:
+            raise _Refused()
+        return obj
+    return check
+
+
+def _none(obj: Any) -> None:
+    if obj is not None:
+        raise _Refused()
+    return None
+
+
+def _uint256_from(obj: Any) -> int:
+    if type(obj) is not bytes or len(obj) != 32:
+        raise _Refused()
+    return int.from_bytes(obj, "big")
+
+
+@functools.lru_cache(maxsize=None)
+def _decoder(tp: Any) -> typing.Callable[[Any], Any]:
+    """A function from plain decoded values to a value of ``tp`` that raises :class:`_Refused` on anything it does
+    not take; it may be stricter than :func:`_from_obj_checked` (the caller then asks that), never more lenient."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        base, *extras = typing.get_args(tp)
+        return _uint256_from if UINT256 in extras else _decoder(base)
+    if origin in (typing.Union, types.UnionType):
+        non_none = [option for option in typing.get_args(tp) if option is not type(None)]
+        if len(non_none) != 1 or type(None) not in typing.get_args(tp):
+            return _refuse
+        inner = _decoder(non_none[0])
+        return lambda obj: None if obj is None else inner(obj)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = args[0]
+            if item in (bytes, str):
+                def same_items(obj: Any, kind: type = item) -> tuple:
+                    if type(obj) is not tuple or not all(type(value) is kind for value in obj):
+                        raise _Refused()
+                    return obj
+                return same_items
+            each = _decoder(item)
+
+            def items(obj: Any) -> tuple:
+                if type(obj) is not tuple:
+                    raise _Refused()
+                return tuple(each(value) for value in obj)
+            return items
+        parts = tuple(_decoder(arg) for arg in args)
+
+        def fixed(obj: Any) -> tuple:
+            if type(obj) is not tuple or len(obj) != len(parts):
+                raise _Refused()
+            return tuple(part(value) for part, value in zip(parts, obj))
+        return fixed
+    if _is_struct(tp):
+        fields = tuple(_decoder(field_tp) for _, field_tp in _fields(tp))
+        names = tuple(name for name, _ in _fields(tp))
+
+        def struct(obj: Any) -> Any:
+            if type(obj) is not tuple or len(obj) != len(fields):
+                raise _Refused()
+            try:
+                return tp(**{name: field(value) for name, field, value in zip(names, fields, obj)})
+            except (ValueError, TypeError):
+                raise _Refused() from None
+        return struct
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        def member(obj: Any) -> Any:
+            try:
+                return tp(obj)
+            except ValueError:
+                raise _Refused() from None
+        return member
+    if tp in (bool, int, bytes, str):
+        return _exactly(tp)
+    if tp is type(None):
+        return _none
+    if tp is Any:
+        return lambda obj: obj
+    return _refuse
+
+
+def _from_obj_checked(tp: Any, obj: Any, path: str = "") -> Any:
+    """:func:`from_obj` one value at a time, naming the field at fault: what a refusal of the compiled decoders is
+    decided and worded by."""
     where = path or getattr(tp, "__name__", str(tp))
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
@@ -224,7 +353,7 @@ def from_obj(tp: Any, obj: Any, path: str = "") -> Any:
             if not isinstance(obj, bytes) or len(obj) != 32:
                 raise CodecError(f"{where}: expected a 32-byte uint256")
             return int.from_bytes(obj, "big")
-        return from_obj(base, obj, path)
+        return _from_obj_checked(base, obj, path)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(tp)
         if obj is None and type(None) in options:
@@ -232,22 +361,22 @@ def from_obj(tp: Any, obj: Any, path: str = "") -> Any:
         non_none = [option for option in options if option is not type(None)]
         if len(non_none) != 1:
             raise CodecError(f"{where}: unions other than Optional[X] are not supported")
-        return from_obj(non_none[0], obj, path)
+        return _from_obj_checked(non_none[0], obj, path)
     if origin is tuple:
         args = typing.get_args(tp)
         if not isinstance(obj, tuple):
             raise CodecError(f"{where}: expected an array")
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(from_obj(args[0], item, f"{where}[{i}]") for i, item in enumerate(obj))
+            return tuple(_from_obj_checked(args[0], item, f"{where}[{i}]") for i, item in enumerate(obj))
         if len(args) != len(obj):
             raise CodecError(f"{where}: expected {len(args)} items, got {len(obj)}")
-        return tuple(from_obj(arg, item, f"{where}[{i}]") for i, (arg, item) in enumerate(zip(args, obj)))
+        return tuple(_from_obj_checked(arg, item, f"{where}[{i}]") for i, (arg, item) in enumerate(zip(args, obj)))
     if _is_struct(tp):
         fields = _fields(tp)
         if not isinstance(obj, tuple) or len(obj) != len(fields):
             raise CodecError(f"{where}: expected an array of {len(fields)} fields")
         kwargs = {
-            name: from_obj(field_tp, item, f"{where}.{name}") for (name, field_tp), item in zip(fields, obj)
+            name: _from_obj_checked(field_tp, item, f"{where}.{name}") for (name, field_tp), item in zip(fields, obj)
         }
         try:
             return tp(**kwargs)
