@@ -3,9 +3,11 @@ restarted one at a time, an open-loop transaction load with latency and per-node
 (:meth:`LocalNet.offer`, the benchmarks), and a steady load that survives crashes (:class:`SteadyLoad`, the
 drills).
 
-The load is EIP-1559 transfers with 4 bytes of calldata from :data:`SENDERS` admitted development accounts,
-spread over the nodes' JSON-RPC endpoints by client threads on keep-alive connections (as an SDK session
-would). A watcher polls one node's head every :data:`WATCH_S` and stamps each transaction with the time its
+The benchmarks' load (:meth:`LocalNet.offer`) is EIP-1559 calls that each write one storage slot of a small
+contract — the work the py-evm ceiling of :mod:`node.bench.execution` measures, so that the two compare — from
+:data:`SENDERS` admitted development accounts, spread over the nodes' JSON-RPC endpoints by client threads on
+keep-alive connections (as an SDK session would); the drills' steady load is plain transfers (no contract to deploy
+while nodes come and go). A watcher polls one node's head every :data:`WATCH_S` and stamps each transaction with the time its
 block appeared: commit latency is submit → visible in a committed block, to within that polling step.
 Node logs go to ``<dir>/logs``; ``YILIAN_BENCH_LOG_LEVEL=info`` makes them show every block.
 """
@@ -31,6 +33,11 @@ from urllib.parse import urlsplit
 CLIENT_THREADS = 16
 SENDERS = 20  # development accounts signing the load (each sender's nonces go in order)
 WATCH_S = 0.05
+# the load contract's runtime: SSTORE(0, CALLDATALOAD(4)); STOP — the one-slot write a `set(uint256)` call does
+ONE_SLOT_RUNTIME = bytes.fromhex("6004356000550000")
+ONE_SLOT_INIT = bytes.fromhex("6008600c60003960086000f3") + ONE_SLOT_RUNTIME
+SET_SELECTOR = bytes.fromhex("60fe47b1")  # set(uint256)
+ONE_SLOT_GAS = 60_000
 _connections = threading.local()
 
 
@@ -129,6 +136,7 @@ class LocalNet:
         self.chain_id = dev["chain_id"]
         self.accounts = [Account.from_key(a["private_key"]) for a in dev["accounts"] if a["suite"] == "ecdsa"]
         self.nonces = [0] * len(self.accounts)
+        self._load_contract: bytes | None = None
         self.processes: list[subprocess.Popen | None] = [None] * nodes
         (directory / "logs").mkdir(exist_ok=True)
         genesis = self.configs[0].load_genesis()
@@ -203,30 +211,54 @@ class LocalNet:
         """CPU seconds used so far by each running node (0 for a stopped one)."""
         return [cpu_seconds(p.pid) if p is not None and p.poll() is None else 0.0 for p in self.processes]
 
-    def sign(self, count: int) -> list[tuple[str, str]]:
-        """``count`` transfers (raw hex, hash hex), senders in turn, each sender's nonces in order."""
+    def sign(self, count: int, *, calls: bool = False) -> list[tuple[str, str]]:
+        """``count`` transactions (raw hex, hash hex), senders in turn, each sender's nonces in order: transfers with
+        4 bytes of calldata, or with ``calls`` one-slot writes to :meth:`load_contract`."""
         from eth_utils import to_checksum_address
 
-        to = to_checksum_address(b"\x11" * 20)
+        to = to_checksum_address(self.load_contract() if calls else b"\x11" * 20)
         signed = []
         for i in range(count):
             which = i % len(self.accounts)
             nonce = self.nonces[which]
             self.nonces[which] += 1
-            tx = self.accounts[which].sign_transaction({"nonce": nonce, "gas": 30_000, "to": to, "value": 0, "data": i.to_bytes(4, "big"),
+            gas, data = (ONE_SLOT_GAS, SET_SELECTOR + (i + 1).to_bytes(32, "big")) if calls else (30_000, i.to_bytes(4, "big"))
+            tx = self.accounts[which].sign_transaction({"nonce": nonce, "gas": gas, "to": to, "value": 0, "data": data,
                                                          "chainId": self.chain_id, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0})
             signed.append(("0x" + bytes(tx.raw_transaction).hex(), "0x" + bytes(tx.hash).hex()))
         return signed
 
+    def load_contract(self) -> bytes:
+        """The contract :meth:`offer` calls (one storage slot written per call), deployed by the first development
+        account through a running node on first use."""
+        if self._load_contract is None:
+            live = next((i for i, p in enumerate(self.processes) if p is not None and p.poll() is None), None)
+            if live is None:
+                raise RuntimeError("no node is running to deploy the load contract")
+            tx = self.accounts[0].sign_transaction({"nonce": self.nonces[0], "gas": 200_000, "data": ONE_SLOT_INIT, "value": 0,
+                                                    "chainId": self.chain_id, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0})
+            self.nonces[0] += 1
+            tx_hash = rpc(self.urls[live], "eth_sendRawTransaction", "0x" + bytes(tx.raw_transaction).hex())
+            deadline = time.monotonic() + 60
+            while (receipt := rpc(self.urls[live], "eth_getTransactionReceipt", tx_hash)) is None:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the load contract's deployment {tx_hash} was not committed within 60 s")
+                time.sleep(0.1)
+            if receipt["status"] != "0x1":  # type: ignore[index]
+                raise RuntimeError(f"the load contract's deployment {tx_hash} failed")
+            self._load_contract = bytes.fromhex(receipt["contractAddress"][2:])  # type: ignore[index]
+        return self._load_contract
+
     def offer(self, rate: float, seconds: float, *, targets: list[int] | None = None, drain_s: float = 120) -> dict:
-        """Send ``rate`` tx/s for ``seconds`` (open loop) to the nodes in ``targets``; wait until all are committed.
+        """Send ``rate`` tx/s of one-slot writes for ``seconds`` (open loop) to the nodes in ``targets``; wait until
+        all are committed.
 
         Returns finalized tx/s (committed ÷ first submit → last commit), commit latency p50/p99 in ms, the offered
         rate achieved, and CPU per node in % of one core over the whole phase.
         """
         targets = list(range(len(self.urls))) if targets is None else targets
         count = max(1, int(rate * seconds))
-        raws = self.sign(count)
+        raws = self.sign(count, calls=True)
         submitted: dict[str, float] = {}
         committed: dict[str, float] = {}
         done = threading.Event()

@@ -22,15 +22,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-# runtime: SSTORE(0, CALLDATALOAD(4)); STOP  — a one-slot write, as a `set(uint256)` call would do
-ONE_SLOT_RUNTIME = bytes.fromhex("6004356000550000")
-ONE_SLOT_INIT = bytes.fromhex("6008600c60003960086000f3") + ONE_SLOT_RUNTIME
-SELECTOR = bytes.fromhex("60fe47b1")  # set(uint256)
 
 
 from eth_utils import to_checksum_address
 
-from node.harness import free_port, rpc_raw
+from node.harness import ONE_SLOT_GAS, ONE_SLOT_INIT, ONE_SLOT_RUNTIME, SET_SELECTOR, free_port, rpc_raw
 
 
 def _sign_batch(accounts: list, start_nonces: list[int], count: int, to: bytes, chain_id: int) -> list[bytes]:
@@ -38,8 +34,8 @@ def _sign_batch(accounts: list, start_nonces: list[int], count: int, to: bytes, 
     for i in range(count):
         which = i % len(accounts)
         nonce = start_nonces[which] + i // len(accounts)
-        data = SELECTOR + (i + 1).to_bytes(32, "big")
-        fields = {"nonce": nonce, "gas": 60_000, "to": to_checksum_address(to), "value": 0, "data": data, "chainId": chain_id,
+        data = SET_SELECTOR + (i + 1).to_bytes(32, "big")
+        fields = {"nonce": nonce, "gas": ONE_SLOT_GAS, "to": to_checksum_address(to), "value": 0, "data": data, "chainId": chain_id,
                   "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "type": 2}
         raws.append(bytes(accounts[which].sign_transaction(fields).raw_transaction))
     return raws
