@@ -8,7 +8,8 @@ CPU at idle is measured over a few seconds (what a center pays for an idle conso
 the baseline the BFT figures are divided by.
 
 The issue's target for workflow transactions is ``0.7 × ceiling × cores ÷ validators`` where the ceiling is
-py-evm applying the same kind of transactions in-process; it is measured here, in the same run.
+py-evm applying the same kind of transactions in-process (one-slot contract writes, as the load is); it is
+measured here before and after the localnets, and the better of the two counts (the machine's speed drifts).
 """
 
 from __future__ import annotations
@@ -78,17 +79,25 @@ def run(quick: bool, progress: Callable[[str], None], nodes: tuple[int, ...] = (
     from node.bench.execution import _ceiling
 
     chosen = nodes or ((1, 4) if quick else (1, 4, 7, 10))
-    ceiling = _ceiling(600 if quick else 3000, 6600)
+    count = 600 if quick else 3000
+    before = _ceiling(count, 6600)
     cores = os.cpu_count() or 1
-    results: dict = {"ceiling_py_evm_per_s": round(ceiling, 1), "cores": cores}
+    results: dict = {"cores": cores}
     for n in chosen:
         try:
-            results[f"n{n}"] = figures = measure(n, quick, progress)
+            results[f"n{n}"] = measure(n, quick, progress)
         except RuntimeError as exc:  # one size failing (e.g. too many processes for the machine) keeps the others
             progress(f"{n} node(s) FAILED: {exc}")
             results[f"n{n}"] = {"error": str(exc)}
-            continue
-        if n > 1:
+    # the ceiling again after the localnets, and the better of the two for the targets: the machine's speed drifts
+    # during a suite (two ceilings 20 minutes apart differed by 36 % in one run), and a ceiling is what it can do
+    after = _ceiling(count, 6600)
+    ceiling = max(before, after)
+    results["ceiling_py_evm_per_s"] = round(ceiling, 1)
+    results["ceiling_before_and_after_per_s"] = [round(before, 1), round(after, 1)]
+    for n in chosen:
+        figures = results[f"n{n}"]
+        if n > 1 and "peak_per_s" in figures:
             target = 0.7 * ceiling * cores / n
             figures["target_per_s"] = round(target, 1)
             figures["peak_vs_target"] = round(figures["peak_per_s"] / target, 3)
