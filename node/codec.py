@@ -191,20 +191,12 @@ def _fields(cls: type) -> tuple[tuple[str, Any], ...]:
 _PLAIN = frozenset({bytes, str, int, bool, type(None)})
 """Exact types :func:`to_obj` returns unchanged (checked inline: a call per leaf was most of its time)."""
 
-_PLANS: dict[type, tuple[tuple[str, bool], ...] | None] = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _plan(kind: type) -> tuple[tuple[str, bool], ...] | None:
     """(field name, whether it is a uint256) for each field of a dataclass type; None for any other type."""
-    try:
-        return _PLANS[kind]
-    except KeyError:
-        plan = None
-        if _is_struct(kind):
-            plan = tuple((name, typing.get_origin(tp) is typing.Annotated and UINT256 in typing.get_args(tp)[1:])
-                         for name, tp in _fields(kind))
-        _PLANS[kind] = plan
-        return plan
+    if not _is_struct(kind):
+        return None
+    return tuple((name, typing.get_origin(tp) is typing.Annotated and UINT256 in typing.get_args(tp)[1:]) for name, tp in _fields(kind))
 
 
 def to_obj(value: Any) -> Any:

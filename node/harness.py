@@ -41,6 +41,30 @@ ONE_SLOT_GAS = 60_000
 _connections = threading.local()
 
 
+def one_slot_write(account, nonce: int, contract: bytes, value: int, chain_id: int):  # type: ignore[no-untyped-def]
+    """A signed EIP-1559 ``set(value)`` call to the load contract (``eth_account``'s signed transaction)."""
+    from eth_utils import to_checksum_address
+
+    return account.sign_transaction({"nonce": nonce, "gas": ONE_SLOT_GAS, "to": to_checksum_address(contract), "value": 0,
+                                     "data": SET_SELECTOR + value.to_bytes(32, "big"), "chainId": chain_id,
+                                     "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "type": 2})
+
+
+def deploy_load_contract(url: str, account, nonce: int, chain_id: int, timeout_s: float = 60) -> bytes:  # type: ignore[no-untyped-def]
+    """Deploy the one-slot load contract from ``account`` through the node at ``url``; its address once committed."""
+    tx = account.sign_transaction({"nonce": nonce, "gas": 200_000, "data": ONE_SLOT_INIT, "value": 0, "chainId": chain_id,
+                                   "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "type": 2})
+    tx_hash = rpc(url, "eth_sendRawTransaction", "0x" + bytes(tx.raw_transaction).hex())
+    deadline = time.monotonic() + timeout_s
+    while (receipt := rpc(url, "eth_getTransactionReceipt", tx_hash)) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the load contract's deployment {tx_hash} was not committed within {timeout_s:.0f} s")
+        time.sleep(0.1)
+    if receipt["status"] != "0x1":  # type: ignore[index]
+        raise RuntimeError(f"the load contract's deployment {tx_hash} failed")
+    return bytes.fromhex(receipt["contractAddress"][2:])  # type: ignore[index]
+
+
 def rpc(url: str, method: str, *params: object) -> object:
     """One JSON-RPC call on this thread's keep-alive connection to ``url``; raises on a JSON-RPC error."""
     answer = rpc_raw(url, {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
@@ -216,15 +240,18 @@ class LocalNet:
         4 bytes of calldata, or with ``calls`` one-slot writes to :meth:`load_contract`."""
         from eth_utils import to_checksum_address
 
-        to = to_checksum_address(self.load_contract() if calls else b"\x11" * 20)
+        contract = self.load_contract() if calls else None
+        to = to_checksum_address(b"\x11" * 20)
         signed = []
         for i in range(count):
             which = i % len(self.accounts)
             nonce = self.nonces[which]
             self.nonces[which] += 1
-            gas, data = (ONE_SLOT_GAS, SET_SELECTOR + (i + 1).to_bytes(32, "big")) if calls else (30_000, i.to_bytes(4, "big"))
-            tx = self.accounts[which].sign_transaction({"nonce": nonce, "gas": gas, "to": to, "value": 0, "data": data,
-                                                         "chainId": self.chain_id, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0})
+            if contract is not None:
+                tx = one_slot_write(self.accounts[which], nonce, contract, i + 1, self.chain_id)
+            else:
+                tx = self.accounts[which].sign_transaction({"nonce": nonce, "gas": 30_000, "to": to, "value": 0, "data": i.to_bytes(4, "big"),
+                                                             "chainId": self.chain_id, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0})
             signed.append(("0x" + bytes(tx.raw_transaction).hex(), "0x" + bytes(tx.hash).hex()))
         return signed
 
@@ -235,18 +262,8 @@ class LocalNet:
             live = next((i for i, p in enumerate(self.processes) if p is not None and p.poll() is None), None)
             if live is None:
                 raise RuntimeError("no node is running to deploy the load contract")
-            tx = self.accounts[0].sign_transaction({"nonce": self.nonces[0], "gas": 200_000, "data": ONE_SLOT_INIT, "value": 0,
-                                                    "chainId": self.chain_id, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0})
             self.nonces[0] += 1
-            tx_hash = rpc(self.urls[live], "eth_sendRawTransaction", "0x" + bytes(tx.raw_transaction).hex())
-            deadline = time.monotonic() + 60
-            while (receipt := rpc(self.urls[live], "eth_getTransactionReceipt", tx_hash)) is None:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the load contract's deployment {tx_hash} was not committed within 60 s")
-                time.sleep(0.1)
-            if receipt["status"] != "0x1":  # type: ignore[index]
-                raise RuntimeError(f"the load contract's deployment {tx_hash} failed")
-            self._load_contract = bytes.fromhex(receipt["contractAddress"][2:])  # type: ignore[index]
+            self._load_contract = deploy_load_contract(self.urls[live], self.accounts[0], self.nonces[0] - 1, self.chain_id)
         return self._load_contract
 
     def offer(self, rate: float, seconds: float, *, targets: list[int] | None = None, drain_s: float = 120) -> dict:

@@ -22,23 +22,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-
-
-from eth_utils import to_checksum_address
-
-from node.harness import ONE_SLOT_GAS, ONE_SLOT_INIT, ONE_SLOT_RUNTIME, SET_SELECTOR, free_port, rpc_raw
+from node.harness import ONE_SLOT_RUNTIME, deploy_load_contract, free_port, one_slot_write, rpc_raw
 
 
 def _sign_batch(accounts: list, start_nonces: list[int], count: int, to: bytes, chain_id: int) -> list[bytes]:
-    raws = []
-    for i in range(count):
-        which = i % len(accounts)
-        nonce = start_nonces[which] + i // len(accounts)
-        data = SET_SELECTOR + (i + 1).to_bytes(32, "big")
-        fields = {"nonce": nonce, "gas": ONE_SLOT_GAS, "to": to_checksum_address(to), "value": 0, "data": data, "chainId": chain_id,
-                  "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "type": 2}
-        raws.append(bytes(accounts[which].sign_transaction(fields).raw_transaction))
-    return raws
+    return [bytes(one_slot_write(accounts[i % len(accounts)], start_nonces[i % len(accounts)] + i // len(accounts), to, i + 1,
+                                 chain_id).raw_transaction) for i in range(count)]
 
 
 def _ceiling(count: int, chain_id: int, repeats: int = 3) -> float:
@@ -97,16 +86,8 @@ def _node(count: int, progress: Callable[[str], None]) -> dict:
             description = json.loads((Path(scratch) / "localnet.json").read_text())
             chain_id = description["chain_id"]
             accounts = [Account.from_key(a["private_key"]) for a in description["accounts"] if a["suite"] == "ecdsa"]
-            deployer = accounts[0]
-            deploy = deployer.sign_transaction({"nonce": 0, "gas": 200_000, "data": ONE_SLOT_INIT, "value": 0, "chainId": chain_id,
-                                                "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "type": 2})
-            tx_hash = rpc_raw(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x" + bytes(deploy.raw_transaction).hex()]})["result"]
-            receipt = None
-            while receipt is None:
-                time.sleep(0.1)
-                receipt = rpc_raw(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt", "params": [tx_hash]})["result"]
-            contract = bytes.fromhex(receipt["contractAddress"][2:])
-            nonces = [1 if a is deployer else 0 for a in accounts]
+            contract = deploy_load_contract(url, accounts[0], 0, chain_id)
+            nonces = [1] + [0] * (len(accounts) - 1)
             raws = _sign_batch(accounts, nonces, count, contract, chain_id)
             progress(f"node: submitting {count} transactions in JSON-RPC batches of 100")
             start_height = int(rpc_raw(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})["result"], 16)
