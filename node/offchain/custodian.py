@@ -99,6 +99,34 @@ def _leaf(record_id: bytes, type_id: bytes, owner: bytes, commitment: bytes, sch
     return record_id + type_id + bytes(12) + owner + commitment + schema_version.to_bytes(32, "big")
 
 
+def store_prepared(store: DataStore, pool: ingest.IngestPool, count: int, results: ingest.Prepared,
+                   problems: list[dict]) -> tuple[list[tuple[bytes, dict]], bytes]:
+    """The rest of a batch's custodian work once its ``count`` items are prepared (:meth:`ingest.IngestPool.prepare`):
+    refuse local ids already held or named twice, build the Merkle tree (SM3, as ``RecordRegistry.verifyInBatch``
+    checks it on every chain), seal every entry naming its place in the tree, and store entries and tree in one
+    write: (entries, root). The caller holds the lock that orders batches; raises CustodianError listing problems."""
+    seen: set[bytes] = set()
+    for index, result in enumerate(results):
+        if result is not None:
+            record_id, entry = result
+            if record_id in seen or store.get(record_id) is not None:
+                problems.append({"index": index, "field": f"records[{index}].local_id", "detail":
+                                 f"{entry['local_id']!r} is already held (or twice in the batch); update it with a single ingest"})
+            seen.add(record_id)
+    if problems:
+        problems.sort(key=lambda problem: problem["index"])
+        raise CustodianError(422, "invalid-records", f"{len(problems)} of {count} records do not meet the data standard; "
+                                                     "nothing was anchored", problems=problems[:100])
+    prepared = [result for result in results if result is not None]
+    leaves = [_leaf(record_id, records.record_type(e["type"]), e["owner"], e["commitment"], e["schema_version"])
+              for record_id, e in prepared]
+    levels = merkle_levels(get_suite("gm"), leaves)
+    root = levels[-1][0]
+    sealed = pool.seal(store.key, root, prepared)  # each entry names its batch; its path is read from the stored tree
+    store.put_sealed([(record_id, box) for (record_id, _), box in zip(prepared, sealed)], tree=(root, levels))
+    return prepared, root
+
+
 class Custodian:
     def __init__(self, service, admin: PrivateKey, store: DataStore,  # type: ignore[no-untyped-def]
                  forward: Callable[[bytes, dict], dict] | None = None, pool: ingest.IngestPool | None = None) -> None:
@@ -159,26 +187,7 @@ class Custodian:
         """Prepare, check, seal and store a batch (its entries and tree in one write): (entries, root)."""
         results, problems = self.pool.prepare(self.address, items)  # in worker processes when the batch is large
         with self._batch_lock:  # from the duplicate check to the write: of two batches naming one local id, one is refused
-            seen: set[bytes] = set()
-            for index, result in enumerate(results):
-                if result is not None:
-                    record_id, entry = result
-                    if record_id in seen or self.store.get(record_id) is not None:
-                        problems.append({"index": index, "field": f"records[{index}].local_id", "detail":
-                                         f"{entry['local_id']!r} is already held (or twice in the batch); update it with a single ingest"})
-                    seen.add(record_id)
-            if problems:
-                problems.sort(key=lambda problem: problem["index"])
-                raise CustodianError(422, "invalid-records", f"{len(problems)} of {len(items)} records do not meet the data standard; "
-                                                             "nothing was anchored", problems=problems[:100])
-            prepared = [result for result in results if result is not None]
-            leaves = [_leaf(record_id, records.record_type(e["type"]), e["owner"], e["commitment"], e["schema_version"])
-                      for record_id, e in prepared]
-            levels = merkle_levels(get_suite("gm"), leaves)  # SM3, as RecordRegistry.verifyInBatch checks it on every chain
-            root = levels[-1][0]
-            sealed = self.pool.seal(self.store.key, root, prepared)  # each entry names its batch; its path is read from the stored tree
-            self.store.put_sealed([(record_id, box) for (record_id, _), box in zip(prepared, sealed)], tree=(root, levels))
-        return prepared, root
+            return store_prepared(self.store, self.pool, len(items), results, problems)
 
     def _open_from_batch(self, record_id: bytes, entry: dict) -> None:
         """Make a batch-anchored record individually addressable on chain (grants and logs need it)."""
