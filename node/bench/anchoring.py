@@ -38,12 +38,16 @@ def _record(i: int) -> dict:
             "rated_by": "Center A", "rated_on": "2026-06-30", "blacklisted": False}
 
 
+def _items(owner: str, size: int, tag: str) -> list[dict]:
+    """A batch of ``size`` credit records of ``owner`` for the ingest API, local ids ``<tag>/<i>``."""
+    return [{"type": "credit", "local_id": f"{tag}/{i}", "owner": owner, "record": _record(i)} for i in range(size)]
+
+
 def custodian_work_per_s(size: int = 10_000, rounds: int = 3) -> float:
     """Records/s of a custodian's work on a batch of ``size`` in this process (one core, no HTTP, no chain), the best
     of ``rounds`` batches into one fresh data store: the node's code path from the parsed batch to the synced write."""
     owner = "0x" + os.urandom(20).hex()
-    batches = [[{"type": "credit", "local_id": f"ceiling/{r}/{i}", "owner": owner, "record": _record(i)} for i in range(size)]
-               for r in range(rounds)]
+    batches = [_items(owner, size, f"ceiling/{r}") for r in range(rounds)]
     pool = IngestPool(workers=1)  # no worker processes: one core, as the node's own share
     address = os.urandom(20)
     best = float("inf")
@@ -54,7 +58,7 @@ def custodian_work_per_s(size: int = 10_000, rounds: int = 3) -> float:
                 started = time.perf_counter()
                 with collector_paused():  # as the node's batch endpoint
                     results, problems = pool.prepare(address, items)
-                    store_prepared(store, pool, len(items), results, problems)
+                    store_prepared(store, pool, results, problems)
                     del results  # freed before the next batch, which then reuses its memory as a node's batches do
                 best = min(best, time.perf_counter() - started)
         finally:
@@ -74,8 +78,7 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
     def batches_of(data, owner: str, size: int, rounds: int, tag: str) -> float:  # type: ignore[no-untyped-def]
         started = time.perf_counter()
         for r in range(rounds):
-            data.ingest_batch([{"type": "credit", "local_id": f"{tag}{size}/{r}/{i}", "owner": owner, "record": _record(i)}
-                               for i in range(size)])
+            data.ingest_batch(_items(owner, size, f"{tag}{size}/{r}"))
         return rounds * size / (time.perf_counter() - started)
 
     with solo_localnet() as (url, home):

@@ -99,9 +99,10 @@ def _leaf(record_id: bytes, type_id: bytes, owner: bytes, commitment: bytes, sch
     return record_id + type_id + bytes(12) + owner + commitment + schema_version.to_bytes(32, "big")
 
 
-def store_prepared(store: DataStore, pool: ingest.IngestPool, count: int, results: ingest.Prepared,
+def store_prepared(store: DataStore, pool: ingest.IngestPool, results: ingest.Prepared,
                    problems: list[dict]) -> tuple[list[tuple[bytes, dict]], bytes]:
-    """The rest of a batch's custodian work once its ``count`` items are prepared (:meth:`ingest.IngestPool.prepare`):
+    """The rest of a batch's custodian work once its items are prepared (:meth:`ingest.IngestPool.prepare`: one result
+    per item, None where it failed):
     refuse local ids already held or named twice, build the Merkle tree (SM3, as ``RecordRegistry.verifyInBatch``
     checks it on every chain), seal every entry naming its place in the tree, and store entries and tree in one
     write: (entries, root). The caller holds the lock that orders batches; raises CustodianError listing problems."""
@@ -115,7 +116,7 @@ def store_prepared(store: DataStore, pool: ingest.IngestPool, count: int, result
             seen.add(record_id)
     if problems:
         problems.sort(key=lambda problem: problem["index"])
-        raise CustodianError(422, "invalid-records", f"{len(problems)} of {count} records do not meet the data standard; "
+        raise CustodianError(422, "invalid-records", f"{len(problems)} of {len(results)} records do not meet the data standard; "
                                                      "nothing was anchored", problems=problems[:100])
     prepared = [result for result in results if result is not None]
     leaves = [_leaf(record_id, records.record_type(e["type"]), e["owner"], e["commitment"], e["schema_version"])
@@ -187,7 +188,7 @@ class Custodian:
         """Prepare, check, seal and store a batch (its entries and tree in one write): (entries, root)."""
         results, problems = self.pool.prepare(self.address, items)  # in worker processes when the batch is large
         with self._batch_lock:  # from the duplicate check to the write: of two batches naming one local id, one is refused
-            return store_prepared(self.store, self.pool, len(items), results, problems)
+            return store_prepared(self.store, self.pool, results, problems)
 
     def _open_from_batch(self, record_id: bytes, entry: dict) -> None:
         """Make a batch-anchored record individually addressable on chain (grants and logs need it)."""
