@@ -3,8 +3,8 @@ batches (each record stored SM4-encrypted with its inclusion path), against the 
 
 Every record is validated against the data standard, canonicalized, salted, committed with SM3 and stored
 encrypted; "finalized" means the anchoring transaction is in a committed block when the call returns. Large batches
-are prepared and sealed by the node's ingest worker processes where it has them (one per core beyond the first; none
-on 2 cores); a batch of 1,000 first starts them, as a node's first bulk import does. The full suite also times
+are prepared and sealed by the node's ingest worker processes where it has them (one per core, at most 4; none on one
+core); a batch of 1,000 first starts them, as a node's first bulk import does. The full suite also times
 batches of 10,000 on a node with the other setting (2 workers where the default is none, none where it has some),
 the same-run comparison for what the workers buy on this machine, and then on a localnet of 4 validators (the
 setting of the 20,000 records/s target): the same custodian work, with the anchoring transaction finalized by BFT
@@ -14,7 +14,7 @@ The ceiling (:func:`custodian_work_per_s`), measured in this process before and 
 the two counting (the machine's speed drifts): the custodian's own work for a batch of 10,000 — prepare (validate,
 canonicalize, salt, commit), refuse ids already held, build the tree, seal, store in one synced write — on one core,
 without HTTP, JSON or the chain. A node does that work under the GIL, so without ingest workers its records/s stay
-below this figure; what lies between is the HTTP and JSON of 2.5 MB each way, the anchoring transaction's
+below this figure (with them, part of it runs in parallel); what lies between is the HTTP and JSON of 2.5 MB each way, the anchoring transaction's
 commit, and the other processes on the same cores.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from node.bench._solo import solo_localnet
 from node.harness import LocalNet
-from node.offchain.custodian import store_prepared
+from node.offchain.custodian import held_indices, store_prepared
 from node.offchain.ingest import WORKERS_ENV, IngestPool, collector_paused, configured_workers
 from node.offchain.store import DataStore
 
@@ -49,16 +49,17 @@ def custodian_work_per_s(size: int = 10_000, rounds: int = 3) -> float:
     owner = "0x" + os.urandom(20).hex()
     batches = [_items(owner, size, f"ceiling/{r}") for r in range(rounds)]
     pool = IngestPool(workers=1)  # no worker processes: one core, as the node's own share
-    address = os.urandom(20)
+    address, key = os.urandom(20), os.urandom(16)
     best = float("inf")
     with tempfile.TemporaryDirectory(prefix="yilian-bench-custodian-") as scratch:
-        store = DataStore(Path(scratch), os.urandom(16))
+        store = DataStore(Path(scratch), key)
         try:
             for items in batches:
                 started = time.perf_counter()
                 with collector_paused():  # as the node's batch endpoint
-                    results, problems = pool.prepare(address, items)
-                    store_prepared(store, pool, results, problems)
+                    batch = os.urandom(16)
+                    results, problems = pool.prepare(address, key, batch, items)
+                    store_prepared(store, items, batch, results, problems, held_indices(store, address, items))
                     del results  # freed before the next batch, which then reuses its memory as a node's batches do
                 best = min(best, time.perf_counter() - started)
         finally:

@@ -26,7 +26,10 @@ def leaf_hash(suite: Suite, leaf: bytes) -> bytes:
 
 
 def _levels(suite: Suite, leaves: Sequence[bytes]) -> list[list[bytes]]:
-    level = [leaf_hash(suite, leaf) for leaf in leaves]
+    return _levels_above(suite, [leaf_hash(suite, leaf) for leaf in leaves])
+
+
+def _levels_above(suite: Suite, level: list[bytes]) -> list[list[bytes]]:
     levels = [level]
     while len(level) > 1:
         level = [
@@ -116,6 +119,13 @@ def merkle_levels(suite: Suite, leaves: Sequence[bytes]) -> list[list[bytes]]:
     if not leaves:
         raise ValidationError("leaves", "a tree needs at least one leaf")
     return _levels(suite, leaves)
+
+
+def merkle_levels_of_hashes(suite: Suite, leaf_hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """:func:`merkle_levels` of leaves whose hashes (:func:`leaf_hash`) were computed already, elsewhere."""
+    if not leaf_hashes:
+        raise ValidationError("leaves", "a tree needs at least one leaf")
+    return _levels_above(suite, list(leaf_hashes))
 
 
 def proof_from_levels(levels: Sequence[Sequence[bytes]], index: int) -> MerkleProof:

@@ -3,9 +3,13 @@
 The data key is derived from the center's admin key (HKDF-SM3, info ``YILIAN/offchain/data-key/v1``), so
 the database alone — a copied disk, a backup — reveals nothing; each value is sealed with the record id as
 associated data, so values cannot be swapped between keys unnoticed. Layout: ``r/<record id>`` → sealed
-canonical msgpack of the entry; ``t/<batch root>`` → sealed Merkle tree of a batch (every level's hashes, so any
-record's inclusion path is read, not recomputed, and not stored 10,000 times); ``n/<nonce>`` → expiry of a seen
-access-request nonce (replay guard).
+canonical msgpack of the entry; ``t/<batch id>`` → a batch's Merkle root (public: it is on chain) then its sealed
+tree (every level's hashes, so any record's inclusion path is read, not recomputed, and not stored 10,000 times),
+bound to the id and the root; ``n/<nonce>`` → expiry of a seen access-request nonce (replay guard).
+
+A batch-anchored entry names its batch as ``{id, index, size}`` (the id is drawn before the tree exists, so entries
+are sealed while they are prepared); stores written before that name ``{root, index, size}`` and keep the tree under
+``t/<root>``, sealed alone — both are read.
 """
 
 from __future__ import annotations
@@ -61,7 +65,10 @@ class DataStore:
     def __init__(self, path: Path, key: bytes) -> None:
         path.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = plyvel.DB(str(path), create_if_missing=True)
+            # a bloom filter per table (10 bits a key): a batch's duplicate check is 10,000 lookups of ids not held,
+            # which otherwise read a block of every table whose range covers them (in one process, alternating, 10,000
+            # new ids in key order against 100,000 / 300,000 stored: medians 3.9 / 6.2 µs a lookup, 6.4 / 15.0 without)
+            self.db = plyvel.DB(str(path), create_if_missing=True, bloom_filter_bits=10)
         except plyvel.Error as exc:
             raise DataStoreError(f"cannot open the data store at {path}: {exc}; is another node using this directory?") from None
         self.key = key
@@ -77,33 +84,52 @@ class DataStore:
             self.db.put(RECORD + record_id, seal_entry(self.key, record_id, entry), sync=True)
 
     def put_sealed(self, boxes: list[tuple[bytes, bytes]], tree: tuple[bytes, list[list[bytes]]] | None = None) -> None:
-        """Entries already sealed with :func:`seal_entry` under this store's key (and the batch's Merkle tree: root,
-        levels) in one synced write: a bulk import is stored whole or not at all."""
+        """Entries already sealed with :func:`seal_entry` under this store's key (and their batch's Merkle tree: batch
+        id, levels) in one synced write: a bulk import is stored whole or not at all."""
         with _writing(self.path), self.db.write_batch(transaction=True, sync=True) as batch:
             for record_id, box in boxes:
                 batch.put(RECORD + record_id, box)
             if tree is not None:
-                root, levels = tree
-                batch.put(TREE + root, sm4.seal(self.key, codec.encode([b"".join(level) for level in levels]), TREE + root))
+                batch_id, levels = tree
+                root = levels[-1][0]
+                batch.put(TREE + batch_id, root + sm4.seal(self.key, codec.encode([b"".join(level) for level in levels]),
+                                                           TREE + batch_id + root))
 
-    def delete_many(self, record_ids: list[bytes], tree_root: bytes | None = None) -> None:
+    def delete_many(self, record_ids: list[bytes], batch_id: bytes | None = None) -> None:
         with _writing(self.path), self.db.write_batch(transaction=True, sync=True) as batch:
             for record_id in record_ids:
                 batch.delete(RECORD + record_id)
-            if tree_root is not None:
-                batch.delete(TREE + tree_root)
+            if batch_id is not None:
+                batch.delete(TREE + batch_id)
 
-    def tree(self, root: bytes) -> list[list[bytes]] | None:
-        """The levels of the batch tree stored under ``root`` (leaf hashes first), or None."""
-        sealed = self.db.get(TREE + root)
+    def batch_root(self, batch: dict) -> bytes | None:
+        """The Merkle root of the batch an entry names (its ``batch``), or None when its tree is missing."""
+        if "root" in batch:  # written before batches had ids
+            return batch["root"]
+        stored = self.db.get(TREE + batch["id"])
+        return None if stored is None else stored[:32]
+
+    def tree(self, batch: dict) -> list[list[bytes]] | None:
+        """The levels of the Merkle tree of the batch an entry names (its ``batch``; leaf hashes first), or None."""
+        if "root" in batch:  # written before batches had ids: the tree is under its root, sealed alone
+            key, associated = TREE + batch["root"], TREE + batch["root"]
+            sealed = self.db.get(key)
+        else:
+            key = TREE + batch["id"]
+            stored = self.db.get(key)
+            sealed, associated = (None, b"") if stored is None else (stored[32:], key + stored[:32])
         if sealed is None:
             return None
         try:
-            levels = codec.decode(sm4.open_sealed(self.key, sealed, TREE + root))
+            levels = codec.decode(sm4.open_sealed(self.key, sealed, associated))
         except DecryptionError:
-            raise DataStoreError(f"batch tree 0x{root.hex()} cannot be decrypted: the data store belongs to another admin key "
-                                 "or was modified") from None
+            raise DataStoreError(f"the Merkle tree under 0x{key[2:].hex()} cannot be decrypted: the data store belongs to another "
+                                 "admin key or was modified") from None
         return [[level[i : i + 32] for i in range(0, len(level), 32)] for level in levels]
+
+    def holds(self, record_id: bytes) -> bool:
+        """Whether a record is stored under ``record_id`` (without decrypting it)."""
+        return self.db.get(RECORD + record_id) is not None
 
     def get(self, record_id: bytes) -> dict | None:
         sealed = self.db.get(RECORD + record_id)

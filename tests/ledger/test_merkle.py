@@ -49,13 +49,14 @@ def test_malformed_proofs_are_rejected_not_crashing() -> None:
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 8, 100])
 def test_stored_levels_answer_the_same_proofs(size: int) -> None:
-    from node.ledger.merkle import merkle_levels, proof_from_levels
+    from node.ledger.merkle import leaf_hash, merkle_levels, merkle_levels_of_hashes, proof_from_levels
 
     suite = get_suite("gm")
     leaves = [bytes([i % 256]) * 5 + i.to_bytes(4, "big") for i in range(size)]
     root = merkle_root(suite, leaves)
     levels = merkle_levels(suite, leaves)
     assert levels[-1] == [root]
+    assert merkle_levels_of_hashes(suite, [leaf_hash(suite, leaf) for leaf in leaves]) == levels  # (batch workers hash the leaves)
     for index in range(size):
         assert proof_from_levels(levels, index) == merkle_proof(suite, leaves, index)
         assert proof_from_levels(levels, index).verify(suite, leaves[index], root)

@@ -191,10 +191,10 @@ def test_a_batch_leaf_is_the_abi_encoding_the_contract_recomputes():
 
     from eth_abi import encode
 
-    from node.offchain.custodian import _leaf
+    from node.offchain.ingest import batch_leaf
 
     for version in (0, 1, 2**32 - 1):
         fields = [os.urandom(32), os.urandom(32), os.urandom(20), os.urandom(32), version]
-        assert _leaf(*fields) == encode(["bytes32", "bytes32", "address", "bytes32", "uint32"], fields)
+        assert batch_leaf(*fields) == encode(["bytes32", "bytes32", "address", "bytes32", "uint32"], fields)
     with pytest.raises(ValueError):
-        _leaf(os.urandom(32), os.urandom(32), os.urandom(20), os.urandom(32), 2**32)
+        batch_leaf(os.urandom(32), os.urandom(32), os.urandom(20), os.urandom(32), 2**32)

@@ -13,12 +13,14 @@ import pytest
 
 from chain_sdk import gm, records
 from node import codec
-from node.crypto import sm4
-from node.offchain.ingest import POOL_MIN_BATCH, IngestPool
+from node.crypto import get_suite, sm4
+from node.ledger.merkle import leaf_hash
+from node.offchain.ingest import POOL_MIN_BATCH, IngestPool, batch_leaf
 from node.offchain.store import RECORD
 
 CUSTODIAN = bytes.fromhex("11" * 20)
 KEY = bytes(range(16))
+BATCH = bytes(16)
 OWNER = "0x" + "22" * 20
 
 
@@ -41,46 +43,44 @@ def pool():  # type: ignore[no-untyped-def]
 
 def test_the_pool_prepares_and_seals_what_the_serial_path_does(pool):
     items = _items(POOL_MIN_BATCH + 200)
+    batch = os.urandom(16)
     assert pool.usable(len(items))
-    parallel, parallel_problems = pool.prepare(CUSTODIAN, items)
-    serial, serial_problems = IngestPool(1).prepare(CUSTODIAN, items)
+    parallel, parallel_problems = pool.prepare(CUSTODIAN, KEY, batch, items)
+    serial, serial_problems = IngestPool(1).prepare(CUSTODIAN, KEY, batch, items)
     assert parallel_problems == serial_problems and [p["index"] for p in parallel_problems] == [7, 600, 1100]
     assert parallel_problems[0]["field"] == "records[7].record.rating" and parallel_problems[2]["field"] == "records[1100]"
     assert [r is None for r in parallel] == [r is None for r in serial]
-    prepared = [r for r in parallel if r is not None]
-    for (record_id, entry), (serial_id, serial_entry) in zip(prepared, [r for r in serial if r is not None]):
-        assert record_id == serial_id == records.record_id("0x" + CUSTODIAN.hex(), entry["local_id"])
+    for index in (0, 599, 601, len(items) - 1):
+        (record_id, leaf, box), (serial_id, serial_leaf, serial_box) = parallel[index], serial[index]  # type: ignore[misc]
+        entry, serial_entry = (codec.decode(sm4.open_sealed(KEY, sealed, RECORD + record_id)) for sealed in (box, serial_box))
+        assert record_id == serial_id == records.record_id("0x" + CUSTODIAN.hex(), items[index]["local_id"])
         assert entry["record"] == serial_entry["record"] and entry["salt"] != serial_entry["salt"]  # fresh salt each
         assert entry["commitment"] == gm.sm3(entry["salt"] + entry["record"])
-    root = os.urandom(32)
-    sealed = pool.seal(KEY, root, prepared)
-    assert len(sealed) == len(prepared)
-    for index in (0, 599, len(prepared) - 1):
-        record_id, entry = prepared[index]
-        stored = codec.decode(sm4.open_sealed(KEY, sealed[index], RECORD + record_id))
-        assert stored["batch"] == {"root": root, "index": index, "size": len(prepared)} == entry["batch"]
-        assert stored == entry
+        assert entry["batch"] == serial_entry["batch"] == {"id": batch, "index": index, "size": len(items)}
+        assert leaf == leaf_hash(get_suite("gm"), batch_leaf(record_id, records.record_type("credit"), bytes.fromhex(OWNER[2:]),
+                                                             entry["commitment"], 1))
+        assert serial_leaf != leaf  # (the salts differ)
 
 
 def test_a_killed_worker_costs_one_serial_batch_not_the_import(pool, caplog):
     items = _items(POOL_MIN_BATCH)
-    pool.prepare(CUSTODIAN, items)
+    pool.prepare(CUSTODIAN, KEY, BATCH, items)
     for process in list(pool._executor._processes.values()):  # type: ignore[union-attr]
         os.kill(process.pid, signal.SIGKILL)
     time.sleep(0.5)
-    prepared, problems = pool.prepare(CUSTODIAN, items)
+    prepared, problems = pool.prepare(CUSTODIAN, KEY, BATCH, items)
     assert len(problems) == 3 and len([r for r in prepared if r is not None]) == POOL_MIN_BATCH - 3
     assert "ingest workers failed" in caplog.text
-    prepared, problems = pool.prepare(CUSTODIAN, items)  # a new pool
+    prepared, problems = pool.prepare(CUSTODIAN, KEY, BATCH, items)  # a new pool
     assert pool._executor is not None and len(problems) == 3
 
 
 def test_workers_do_not_outlive_a_killed_node(tmp_path):
     script = textwrap.dedent(f"""
         from node.offchain.ingest import IngestPool
-        from tests.sdk.test_ingest_pool import CUSTODIAN, _items
+        from tests.sdk.test_ingest_pool import BATCH, CUSTODIAN, KEY, _items
         pool = IngestPool(2)
-        pool.prepare(CUSTODIAN, _items({POOL_MIN_BATCH}))
+        pool.prepare(CUSTODIAN, KEY, BATCH, _items({POOL_MIN_BATCH}))
         print(*[p.pid for p in pool._executor._processes.values()], flush=True)
         import time
         time.sleep(60)
@@ -182,3 +182,31 @@ def test_a_bulk_request_frees_its_records_before_the_collector_resumes() -> None
     # had the parsed batch outlived the pause, the collector would have resumed 15,000 allocations behind and
     # walked them at once
     assert passes == [], f"the collector ran {len(passes)} pass(es) (generations {passes}) during the request"
+
+
+def test_a_batch_naming_a_held_or_repeated_local_id_is_refused_whole(tmp_path):
+    from node.offchain.custodian import CustodianError, held_indices, store_prepared
+    from node.offchain.store import DataStore
+
+    store = DataStore(tmp_path / "data", KEY)
+    try:
+        serial = IngestPool(1)
+        items = [dict(item) for item in _items(POOL_MIN_BATCH)[:12]]  # item 7 does not meet the standard
+        first = [item for index, item in enumerate(items[:10]) if index != 7]
+        results, problems = serial.prepare(CUSTODIAN, KEY, BATCH, first)
+        store_prepared(store, first, BATCH, results, problems, held_indices(store, CUSTODIAN, first))
+        assert all(store.holds(record_id) for record_id, _, _ in results)  # type: ignore[misc]
+
+        items[11]["local_id"] = "bulk/10"  # named twice; 0-6, 8 and 9 are held
+        items[7]["local_id"] = "bulk/0"  # held too, but refused for its rating: one problem, not two
+        results, problems = serial.prepare(CUSTODIAN, KEY, bytes(range(16)), items)
+        held = held_indices(store, CUSTODIAN, items)
+        assert held == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11]
+        with pytest.raises(CustodianError) as refused:
+            store_prepared(store, items, bytes(range(16)), results, problems, held)
+        found = refused.value.extra["problems"]
+        assert [problem["index"] for problem in found] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11]
+        assert found[7]["field"] == "records[7].record.rating" and "'bulk/10' is already held" in found[-1]["detail"]
+        assert store.tree({"id": bytes(range(16)), "index": 0, "size": 12}) is None and not store.holds(results[10][0])  # type: ignore[index]
+    finally:
+        store.close()
