@@ -3,9 +3,9 @@
 The data key is derived from the center's admin key (HKDF-SM3, info ``YILIAN/offchain/data-key/v1``), so
 the database alone — a copied disk, a backup — reveals nothing; each value is sealed with the record id as
 associated data, so values cannot be swapped between keys unnoticed. Layout: ``r/<record id>`` → sealed
-canonical msgpack of the entry; ``t/<batch id>`` → a batch's Merkle root (public: it is on chain) then its sealed
-tree (every level's hashes, so any record's inclusion path is read, not recomputed, and not stored 10,000 times),
-bound to the id and the root; ``n/<nonce>`` → expiry of a seen access-request nonce (replay guard).
+canonical msgpack of the entry; ``b/<batch id>`` → a batch's Merkle root (public: it is on chain); ``t/<batch id>``
+→ its sealed tree (every level's hashes, so any record's inclusion path is read, not recomputed, and not stored
+10,000 times), bound to the id and the root; ``n/<nonce>`` → expiry of a seen access-request nonce (replay guard).
 
 A batch-anchored entry names its batch as ``{id, index, size}`` (the id is drawn before the tree exists, so entries
 are sealed while they are prepared); stores written before that name ``{root, index, size}`` and keep the tree under
@@ -26,7 +26,7 @@ from node import codec
 from node.crypto import sm4
 from node.errors import DecryptionError, YilianError
 
-RECORD, TREE, NONCE = b"r/", b"t/", b"n/"
+RECORD, TREE, ROOT, NONCE = b"r/", b"t/", b"b/", b"n/"
 DATA_KEY_INFO = b"YILIAN/offchain/data-key/v1"
 
 
@@ -92,32 +92,31 @@ class DataStore:
             if tree is not None:
                 batch_id, levels = tree
                 root = levels[-1][0]
-                batch.put(TREE + batch_id, root + sm4.seal(self.key, codec.encode([b"".join(level) for level in levels]),
-                                                           TREE + batch_id + root))
+                batch.put(ROOT + batch_id, root)
+                batch.put(TREE + batch_id, sm4.seal(self.key, codec.encode([b"".join(level) for level in levels]), TREE + batch_id + root))
 
     def delete_many(self, record_ids: list[bytes], batch_id: bytes | None = None) -> None:
         with _writing(self.path), self.db.write_batch(transaction=True, sync=True) as batch:
             for record_id in record_ids:
                 batch.delete(RECORD + record_id)
             if batch_id is not None:
+                batch.delete(ROOT + batch_id)
                 batch.delete(TREE + batch_id)
 
     def batch_root(self, batch: dict) -> bytes | None:
         """The Merkle root of the batch an entry names (its ``batch``), or None when its tree is missing."""
         if "root" in batch:  # written before batches had ids
             return batch["root"]
-        stored = self.db.get(TREE + batch["id"])
-        return None if stored is None else stored[:32]
+        return self.db.get(ROOT + batch["id"])
 
     def tree(self, batch: dict) -> list[list[bytes]] | None:
         """The levels of the Merkle tree of the batch an entry names (its ``batch``; leaf hashes first), or None."""
         if "root" in batch:  # written before batches had ids: the tree is under its root, sealed alone
-            key, associated = TREE + batch["root"], TREE + batch["root"]
-            sealed = self.db.get(key)
+            key = associated = TREE + batch["root"]
         else:
-            key = TREE + batch["id"]
-            stored = self.db.get(key)
-            sealed, associated = (None, b"") if stored is None else (stored[32:], key + stored[:32])
+            key, root = TREE + batch["id"], self.batch_root(batch)
+            associated = key + (root or b"")
+        sealed = self.db.get(key)
         if sealed is None:
             return None
         try:

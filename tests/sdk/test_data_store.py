@@ -10,7 +10,7 @@ import pytest
 from node import codec
 from node.crypto import get_suite, sm4
 from node.ledger.merkle import merkle_levels
-from node.offchain.store import TREE, DataStore, DataStoreError
+from node.offchain.store import ROOT, TREE, DataStore, DataStoreError
 
 KEY = bytes(range(16))
 
@@ -39,13 +39,13 @@ def test_a_batch_tree_is_read_back_by_the_id_its_entries_name(store):
 def test_a_tree_moved_to_another_root_or_batch_is_refused(store):
     levels, batch, other = _levels(4), os.urandom(16), os.urandom(16)
     store.put_sealed([], tree=(batch, levels))
-    stored = store.db.get(TREE + batch)
-    store.db.put(TREE + batch, os.urandom(32) + stored[32:])  # the root beside the sealed tree, changed
-    with pytest.raises(DataStoreError, match="cannot be decrypted"):
-        store.tree({"id": batch, "index": 0, "size": 4})
-    store.db.put(TREE + other, stored)  # the whole value under another batch id
+    store.db.put(ROOT + other, levels[-1][0])
+    store.db.put(TREE + other, store.db.get(TREE + batch))  # the sealed tree under another batch id
     with pytest.raises(DataStoreError, match="cannot be decrypted"):
         store.tree({"id": other, "index": 0, "size": 4})
+    store.db.put(ROOT + batch, os.urandom(32))  # the batch's root, changed
+    with pytest.raises(DataStoreError, match="cannot be decrypted"):
+        store.tree({"id": batch, "index": 0, "size": 4})
 
 
 def test_trees_of_stores_written_before_batch_ids_are_still_read(store):
