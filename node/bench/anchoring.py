@@ -14,8 +14,8 @@ The ceiling (:func:`custodian_work_per_s`), measured in this process before and 
 the two counting (the machine's speed drifts): the custodian's own work for a batch of 10,000 — prepare (validate,
 canonicalize, salt, commit), refuse ids already held, build the tree, seal, store in one synced write — on one core,
 without HTTP, JSON or the chain. A node does that work under the GIL, so without ingest workers its records/s stay
-below this figure (with them, part of it runs in parallel); what lies between is the HTTP and JSON of 2.5 MB each way, the anchoring transaction's
-commit, and the other processes on the same cores.
+below this figure (with them, part of it runs in parallel); what lies between is the HTTP and JSON of 2.5 MB each
+way, the anchoring transaction's commit, and the other processes on the same cores.
 """
 
 from __future__ import annotations
