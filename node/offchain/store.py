@@ -93,7 +93,8 @@ class DataStore:
                 batch_id, levels = tree
                 root = levels[-1][0]
                 batch.put(ROOT + batch_id, root)
-                batch.put(TREE + batch_id, sm4.seal(self.key, codec.encode([b"".join(level) for level in levels]), TREE + batch_id + root))
+                sealed = sm4.seal(self.key, codec.encode([b"".join(level) for level in levels]), TREE + batch_id + root)
+                batch.put(TREE + batch_id, sealed)
 
     def delete_many(self, record_ids: list[bytes], batch_id: bytes | None = None) -> None:
         with _writing(self.path), self.db.write_batch(transaction=True, sync=True) as batch:
