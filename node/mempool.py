@@ -57,16 +57,16 @@ class Mempool:
         store = self.chain.store
         if not self.chain.executor.head_admits(tx.sender):
             raise TxRejected("sender", f"0x{tx.sender.hex()} is not an admitted account of this consortium; ask a member admin to admit it")
-        if store.tx_location(tx.hash) is not None:
-            raise TxRejected("transaction", f"0x{tx.hash.hex()} is already on chain")
+        state_nonce = self.chain.executor.head_nonce(tx.sender)
+        if tx.nonce < state_nonce:  # (a transaction on chain used its nonce: only then is the index worth a read)
+            if store.tx_location(tx.hash) is not None:
+                raise TxRejected("transaction", f"0x{tx.hash.hex()} is already on chain")
+            raise TxRejected("nonce", f"nonce {tx.nonce} is already used; the sender's next nonce is {state_nonce}")
         next_height = store.height + 1
         if tx.valid_until is not None and tx.valid_until < next_height:
             raise TxRejected("valid_until", f"expired: valid until height {tx.valid_until}, the next block is {next_height}")
         if tx.gas > self.chain.genesis.consensus.max_block_gas:
             raise TxRejected("gas", f"gas limit {tx.gas} exceeds the block gas limit {self.chain.genesis.consensus.max_block_gas}")
-        state_nonce = self.chain.executor.head_nonce(tx.sender)
-        if tx.nonce < state_nonce:
-            raise TxRejected("nonce", f"nonce {tx.nonce} is already used; the sender's next nonce is {state_nonce}")
         with self._lock:
             if tx.hash in self._by_hash:
                 raise TxRejected("transaction", f"0x{tx.hash.hex()} is already waiting (known transaction)")

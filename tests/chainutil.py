@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,10 @@ from node.crypto import PrivateKey, get_suite
 from node.types import Transaction
 
 PASSWORD = b"test-password"
+
+# a contract whose init code stores 42 in slot 0; its runtime returns slot 0 (SLOAD 0, MSTORE, RETURN 32)
+STORE_42_RUNTIME = bytes.fromhex("60005460005260206000f3")
+STORE_42_INIT = bytes.fromhex("602a600055600b601160003960" + "0b6000f3") + STORE_42_RUNTIME
 
 
 @dataclass
@@ -62,6 +67,23 @@ def eth_tx(account, nonce: int, *, to: bytes | None = None, data: bytes = b"", v
 def native_tx(key: PrivateKey, nonce: int, *, to: bytes | None = None, data: bytes = b"", value: int = 0, gas: int = 300_000,
               valid_until: int = 1_000_000, chain_id: int = 6600) -> bytes:
     return Transaction(chain_id, nonce, key.address, to, value, data, gas, valid_until).signed(key).encode()
+
+
+@contextlib.contextmanager
+def solo_chain(directory: Path):  # type: ignore[no-untyped-def]
+    """A one-validator consortium in ``directory`` and its chain at ``directory / "a"``, opened in this process:
+    (consortium, chain, mempool, solo engine); the chain is closed afterwards."""
+    from node.chain import Chain
+    from node.mempool import Mempool
+    from node.solo import SoloEngine
+
+    consortium = make_consortium(directory)
+    chain = Chain(directory / "a", consortium.genesis)
+    mempool = Mempool(chain)
+    try:
+        yield consortium, chain, mempool, SoloEngine(chain, mempool, consortium.validator)
+    finally:
+        chain.close()
 
 
 @dataclass

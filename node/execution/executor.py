@@ -292,15 +292,17 @@ class Executor:
         """Why ``tx`` may not go into this block, or None."""
         if count >= self.params.max_block_txs:
             return f"{DOES_NOT_FIT}: the block already holds {count} transactions"
-        if tx.hash in seen or self.store.tx_location(tx.hash) is not None:
-            return "is a duplicate of a transaction already on chain"
         if not (self.store.is_admitted(tx.sender) or registry_admits(state.get_storage, tx.sender)):
             return f"sender 0x{tx.sender.hex()} is not an admitted account"
-        if tx.valid_until is not None and tx.valid_until < height:
-            return f"expired: valid until height {tx.valid_until}, this is height {height}"
         nonce = state.get_nonce(tx.sender)
         if tx.nonce != nonce:
+            # every included transaction used its sender's nonce, so a duplicate always lands here: the index is read
+            # only then (a LevelDB miss per transaction and node was ~140-220 µs of wall time under load)
+            if tx.hash in seen or self.store.tx_location(tx.hash) is not None:
+                return "is a duplicate of a transaction already on chain"
             return f"has nonce {tx.nonce}, the sender's next nonce is {nonce}"
+        if tx.valid_until is not None and tx.valid_until < height:
+            return f"expired: valid until height {tx.valid_until}, this is height {height}"
         if cumulative + tx.gas > self.params.max_block_gas:
             return f"{DOES_NOT_FIT}: gas limit {tx.gas} exceeds the block's remaining {self.params.max_block_gas - cumulative}"
         balance = state.get_balance(tx.sender)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from chainutil import eth_tx, make_consortium, native_tx
+from chainutil import STORE_42_INIT, eth_tx, make_consortium, native_tx, solo_chain
 from node.chain import Chain
 from node.crypto import get_suite
 from node.execution.executor import InvalidBlock
@@ -16,22 +16,15 @@ from node.execution.precompiles import SM2_VERIFY_ADDRESS, SM3_ADDRESS
 from node.execution.transactions import decode_transaction
 from node.mempool import Mempool, TxRejected
 from node.errors import ValidationError
-from node.solo import SoloEngine
 from node.types import Block
 
-# init code: store 42 in slot 0; runtime returns slot 0 (SLOAD 0, MSTORE, RETURN 32)
-RUNTIME = bytes.fromhex("60005460005260206000f3")
-INIT = bytes.fromhex("602a600055600b601160003960" + "0b6000f3") + RUNTIME
+INIT = STORE_42_INIT
 
 
 @pytest.fixture
 def net(tmp_path: Path):
-    consortium = make_consortium(tmp_path)
-    chain = Chain(tmp_path / "a", consortium.genesis)
-    mempool = Mempool(chain)
-    engine = SoloEngine(chain, mempool, consortium.validator)
-    yield consortium, chain, mempool, engine
-    chain.close()
+    with solo_chain(tmp_path) as opened:
+        yield opened
 
 
 def test_mixed_block_reexecutes_identically_on_a_second_node(net, tmp_path: Path) -> None:
