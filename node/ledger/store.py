@@ -62,7 +62,7 @@ class BlockStore:
         self.suite = suite
         # kept in memory, written only by commit(): the head is asked for all the time (every height check of
         # consensus and the API) and admissions are never withdrawn here (MemberRegistry holds later ones), and each
-        # LevelDB read gives up the GIL, 30-60 µs of wall time per read in a loaded node
+        # LevelDB read gives up the GIL: 30-190 µs of wall time per read in a loaded node (4 validators, 80 tx/s)
         self._admitted: set[bytes] = set()
         schema = database.get(SCHEMA_KEY)
         if schema is not None and int(schema) != SCHEMA_VERSION:
