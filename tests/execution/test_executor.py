@@ -14,11 +14,9 @@ from node.crypto import get_suite
 from node.execution.executor import InvalidBlock
 from node.execution.precompiles import SM2_VERIFY_ADDRESS, SM3_ADDRESS
 from node.execution.transactions import decode_transaction
-from node.mempool import Mempool, TxRejected
+from node.mempool import TxRejected
 from node.errors import ValidationError
 from node.types import Block
-
-INIT = STORE_42_INIT
 
 
 @pytest.fixture
@@ -30,7 +28,7 @@ def net(tmp_path: Path):
 def test_mixed_block_reexecutes_identically_on_a_second_node(net, tmp_path: Path) -> None:
     consortium, chain, mempool, engine = net
     eth, gm = consortium.eth_accounts[0], consortium.gm_accounts[0]
-    mempool.add(eth_tx(eth, 0, data=INIT, dynamic=False))
+    mempool.add(eth_tx(eth, 0, data=STORE_42_INIT, dynamic=False))
     mempool.add(native_tx(gm, 0, to=b"\x11" * 20, data=b"hello"))
     mempool.add(eth_tx(eth, 1, to=b"\x22" * 20))
     execution = engine.produce()
