@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import random
+import resource
 import signal
 import socket
 import statistics
@@ -138,6 +139,30 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a live process (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def descendants(pid: int) -> list[int]:
+    """The live processes below ``pid`` (children, their children, …), from one pass over ``/proc``."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):  # gone meanwhile
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo += children.get(child, [])
+    return sorted(found)
 
 
 class LocalNet:
@@ -271,7 +296,9 @@ class LocalNet:
         all are committed.
 
         Returns finalized tx/s (committed ÷ first submit → last commit), commit latency p50/p99 in ms, the offered
-        rate achieved, and CPU per node in % of one core over the whole phase.
+        rate achieved, and CPU over the whole phase: per node and of the load client (this process) in % of one
+        core, the share of the machine's cores they kept busy together, and their CPU per committed transaction;
+        and the blocks committed per second over the phase, with the transactions per block.
         """
         targets = list(range(len(self.urls))) if targets is None else targets
         count = max(1, int(rate * seconds))
@@ -295,7 +322,8 @@ class LocalNet:
         errors: list[str] = []
         next_index = iter(range(count))
         lock = threading.Lock()
-        cpu_before, wall_before = self.cpu(), time.perf_counter()
+        height_before = int(rpc(watch_url, "eth_blockNumber"), 16)  # type: ignore[arg-type]
+        cpu_before, client_before, wall_before = self.cpu(), own_cpu_seconds(), time.perf_counter()
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         started = time.perf_counter()
@@ -329,12 +357,14 @@ class LocalNet:
             time.sleep(0.05)
         done.set()
         watcher.join(5)
-        cpu_after, wall_after = self.cpu(), time.perf_counter()
+        cpu_after, client_after, wall_after = self.cpu(), own_cpu_seconds(), time.perf_counter()
+        blocks = int(rpc(watch_url, "eth_blockNumber"), 16) - height_before  # type: ignore[arg-type]
         latencies = sorted(committed[h] - submitted[h] for h in submitted if h in committed)
         if not latencies:
             raise RuntimeError(f"none of {count} transactions was committed within {drain_s:.0f} s")
         last = max(committed[h] for h in submitted if h in committed)
         wall = wall_after - wall_before
+        spent = sum(cpu_after) - sum(cpu_before) + client_after - client_before  # nodes and the load client
         return {
             "offered_per_s": round(count / offered_for, 1),
             "committed": len(latencies),
@@ -343,6 +373,11 @@ class LocalNet:
             "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
             "latency_p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 1),
             "cpu_per_node_pct": [round(100 * (after - before) / wall, 1) for before, after in zip(cpu_before, cpu_after)],
+            "client_cpu_pct": round(100 * (client_after - client_before) / wall, 1),
+            "cores_busy_pct": round(100 * spent / wall / (os.cpu_count() or 1), 1),
+            "cpu_ms_per_tx": round(1000 * spent / len(latencies), 2),
+            "blocks_per_s": round(blocks / wall, 2),
+            "tx_per_block": round(len(latencies) / max(1, blocks), 1),
         }
 
 

@@ -17,8 +17,8 @@ from node.harness import free_port
 
 
 @contextlib.contextmanager
-def solo_localnet(env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
-    """Yield (API URL, the center's home); the node is stopped (SIGTERM) at the end. ``env`` adds to its environment."""
+def solo_localnet(env: dict[str, str] | None = None) -> Iterator[tuple[str, Path, int]]:
+    """Yield (API URL, the center's home, the node's process id); the node is stopped (SIGTERM) at the end. ``env`` adds to its environment."""
     from chain_sdk import Client
 
     with tempfile.TemporaryDirectory(prefix="yilian-bench-") as scratch:
@@ -40,7 +40,7 @@ def solo_localnet(env: dict[str, str] | None = None) -> Iterator[tuple[str, Path
                         raise RuntimeError(f"the benchmark node did not start: {log.read_text(errors='replace')}")
                     time.sleep(0.2)
             home = Path(json.loads((Path(scratch) / "localnet.json").read_text())["nodes"][0]["home"])
-            yield url, home
+            yield url, home, process.pid
         finally:
             process.send_signal(signal.SIGTERM)
             try:

@@ -15,7 +15,7 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
     from chain_sdk.verify import Genesis, verify_proof
 
     count = 20 if quick else 200
-    with solo_localnet() as (url, home):
+    with solo_localnet() as (url, home, _):
         data = DataService.for_home(url, home)
         owner = Wallet.generate().address
         progress(f"anchoring {count} records to have {count} receipts to prove")

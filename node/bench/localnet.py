@@ -3,8 +3,10 @@
 For each N a fresh consortium is started (:class:`node.harness.LocalNet`). A probe offers more than the
 chain can take (it doubles its rate while the chain keeps up) and measures the finalized rate: the **peak**.
 Then the load is offered at 25, 50 and 100 % of that peak, each phase reporting finalized tx/s, commit latency
-p50/p99 (submit → in a committed block) and the CPU each node used (% of one core). Before any load, each node's
-CPU at idle is measured over a few seconds (what a center pays for an idle consortium). N = 1 is the solo engine:
+p50/p99 (submit → in a committed block), the CPU each node and the load client used (% of one core), the share of
+the machine's cores they kept busy together and their CPU per committed transaction (near 100 % busy, that figure
+bounds the rate: cores ÷ CPU per transaction), and blocks/s with transactions per block. Before any load, each
+node's CPU at idle is measured over a few seconds (what a center pays for an idle consortium). N = 1 is the solo engine:
 the baseline the BFT figures are divided by.
 
 The issue's target for workflow transactions is ``0.7 × ceiling × cores ÷ validators`` where the ceiling is

@@ -30,6 +30,9 @@ def test_bench_quick_runs_every_benchmark_and_writes_results(tmp_path: Path) -> 
     for name in ("sm2_sign", "sm2_verify", "sm3_1kib", "keccak256_1kib", "secp256k1_sign", "secp256k1_verify"):
         assert figures[name]["ours_per_s"] > 0 and figures[name]["raw_per_s"] > 0 and figures[name]["ratio"] > 0
     assert benchmarks["anchoring"]["single_records_per_s"] > 0 and benchmarks["anchoring"]["batch_1000"]["ratio_vs_single"] > 0
+    cpu = benchmarks["anchoring"]["batch_1000"]
+    assert cpu["cpu_ms_per_batch"]["custodian_node"] > 0 and cpu["cpu_ms_per_batch"]["client"] > 0
+    assert cpu["cpu_bound_records_per_s"] > 0 and 0 < cpu["ratio_vs_cpu_bound"]
     assert benchmarks["auditor"]["verify_ms_p50"] > 0 and benchmarks["auditor"]["ratio_vs_floor"] > 0
     assert benchmarks["execution"]["ratio"] > 0 and benchmarks["guarantee"]["apply_to_verified_s_p50"] > 0
     localnet = benchmarks["localnet"]
@@ -38,6 +41,7 @@ def test_bench_quick_runs_every_benchmark_and_writes_results(tmp_path: Path) -> 
         for level in ("at_25pct", "at_50pct", "at_100pct"):
             assert localnet[n][level]["committed"] == localnet[n][level]["of"] and localnet[n][level]["latency_p99_ms"] > 0
             assert len(localnet[n][level]["cpu_per_node_pct"]) == int(n[1:])
+            assert localnet[n][level]["cores_busy_pct"] > 0 and localnet[n][level]["cpu_ms_per_tx"] > 0
     assert localnet["n4"]["peak_vs_target"] > 0 and localnet["n4"]["peak_vs_solo"] > 0
     assert benchmarks["sync"]["catch_up_blocks_per_s"] > 0 and benchmarks["sync"]["ratio_vs_production"] > 0
     table = (report / "RESULTS.md").read_text()

@@ -1,0 +1,38 @@
+"""The benchmarks' CPU accounting: a process tree is found whole, and each role's CPU is counted where it was spent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from node.bench.anchoring import CpuMeter
+from node.harness import descendants
+
+# a parent that starts a child busy for a while, then waits for it (the shape of a node and its ingest workers)
+PARENT = ("import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', "
+          "'import time\\nend = time.process_time() + 0.6\\nwhile time.process_time() < end: pass\\ntime.sleep(30)']); "
+          "print(child.pid, flush=True); child.wait()")
+
+
+def test_the_meter_counts_a_node_and_its_workers_apart() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())  # type: ignore[union-attr]
+    try:
+        meter = CpuMeter(parent.pid)
+        assert descendants(parent.pid) == [worker] and descendants(worker) == []
+        deadline = time.monotonic() + 20
+        while meter.report(1, 1, 1.0)["cpu_ms_per_batch"]["ingest_workers"] < 500 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        report = meter.report(1000, 2, 1.0)
+        spent = report["cpu_ms_per_batch"]
+        assert spent["ingest_workers"] >= 250  # ≥ 0.5 s of the child's busy loop, over 2 batches
+        assert spent["custodian_node"] < spent["ingest_workers"] and spent["other_validators"] == 0
+        roles = [value for role, value in spent.items() if role != "total"]
+        assert abs(spent["total"] - sum(roles)) <= len(roles)  # (each figure rounded on its own)
+        assert report["cpu_bound_records_per_s"] > 0 and report["ratio_vs_cpu_bound"] > 0
+    finally:
+        os.kill(worker, signal.SIGKILL)
+        parent.wait(10)
