@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -35,6 +36,21 @@ def sm3(data: bytes) -> bytes:
     fallback = hashes.Hash(hashes.SM3())
     fallback.update(data)
     return fallback.finalize()
+
+
+def sm3_after(prefix: bytes) -> Callable[[bytes], bytes]:
+    """``f(rest) == sm3(prefix + rest)``, with the prefix hashed once (for many digests that share it)."""
+    if _SM3 is None:
+        return lambda rest: sm3(prefix + rest)
+    state = _SM3.copy()
+    state.update(prefix)
+
+    def digest(rest: bytes) -> bytes:
+        copy = state.copy()
+        copy.update(rest)
+        return copy.digest()
+
+    return digest
 
 
 def address_of(public_key: bytes) -> bytes:

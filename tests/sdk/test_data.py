@@ -51,6 +51,17 @@ def test_ingest_validates_against_the_standard_and_needs_the_token(story, data):
     with pytest.raises(NodeError) as unknown:
         data.ingest("salary", "x", story.enterprise.address, credit())
     assert unknown.value.body["field"] == "type"
+    with pytest.raises(NodeError) as surrogate:  # JSON's "\ud800" is a str no UTF-8 can hold: refused, not a 500
+        data.ingest("credit", "credit/\ud800", story.enterprise.address, credit())
+    assert surrogate.value.status == 400 and surrogate.value.body["field"] == "local_id"
+    with pytest.raises(NodeError) as in_record:
+        data.ingest("credit", "credit/x", story.enterprise.address, {**credit(), "rated_by": "Center \udc00"})
+    assert in_record.value.status == 400 and in_record.value.body["field"].startswith("record")
+    batch = [{"type": "credit", "local_id": f"surrogate/{i}", "owner": story.enterprise.address, "record": credit()} for i in range(3)]
+    batch[1]["local_id"] = "surrogate/\ud800"
+    with pytest.raises(NodeError) as in_batch:
+        data.ingest_batch(batch)
+    assert in_batch.value.status == 422 and [p["field"] for p in in_batch.value.body["problems"]] == ["records[1].local_id"]
     with pytest.raises(NodeError) as unauthorized:
         DataService(story.url, "not-the-token").ingest("credit", "credit/x", story.enterprise.address, credit())
     assert unauthorized.value.status == 401 and unauthorized.value.type.endswith("/unauthorized")

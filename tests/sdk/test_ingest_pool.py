@@ -15,8 +15,8 @@ from chain_sdk import gm, records
 from node import codec
 from node.crypto import get_suite, sm4
 from node.ledger.merkle import leaf_hash
-from node.offchain.ingest import POOL_MIN_BATCH, IngestPool, batch_leaf
-from node.offchain.store import RECORD
+from node.offchain.ingest import POOL_MIN_BATCH, IngestPool, batch_leaf, prepare, prepare_chunk
+from node.offchain.store import RECORD, seal_entry
 
 CUSTODIAN = bytes.fromhex("11" * 20)
 KEY = bytes(range(16))
@@ -60,6 +60,35 @@ def test_the_pool_prepares_and_seals_what_the_serial_path_does(pool):
         assert leaf == leaf_hash(get_suite("gm"), batch_leaf(record_id, records.record_type("credit"), bytes.fromhex(OWNER[2:]),
                                                              entry["commitment"], 1))
         assert serial_leaf != leaf  # (the salts differ)
+
+
+def test_a_batch_seals_byte_for_byte_the_entry_a_single_ingest_would_store():
+    """A batch packs its entries itself, in canonical key order, and hashes ids and leaves from shared SM3 states: the
+    plaintext it seals must be exactly the codec's encoding of the entry :func:`prepare` makes (salt aside)."""
+    items = _items(POOL_MIN_BATCH)[:12]  # item 7 breaks the standard
+    items[3]["local_id"] = "批次/甲-3 ✓"  # non-ASCII ids are UTF-8 in the record id and the entry alike
+    batch = os.urandom(16)
+    prepared, problems = prepare_chunk(CUSTODIAN, KEY, batch, 40, items, 20)
+    assert [p["index"] for p in problems] == [27]
+    for offset, result in enumerate(prepared):
+        if offset == 7:
+            assert result is None
+            continue
+        record_id, leaf, box = result  # type: ignore[misc]
+        plaintext = sm4.open_sealed(KEY, box, RECORD + record_id)
+        stored = codec.decode(plaintext)  # (refuses any encoding that is not canonical)
+        single_id, single = prepare(CUSTODIAN, items[offset], "")
+        single.update(salt=stored["salt"], commitment=stored["commitment"], batch={"id": batch, "index": 20 + offset, "size": 40})
+        assert record_id == single_id and plaintext == codec.encode(single) == seal_entry_plaintext(single)
+        assert leaf == leaf_hash(get_suite("gm"), batch_leaf(record_id, records.record_type("credit"), bytes.fromhex(OWNER[2:]),
+                                                             stored["commitment"], single["schema_version"]))
+    assert gm.sm3_after(b"ab")(b"cd") == gm.sm3(b"abcd")
+
+
+def seal_entry_plaintext(entry: dict) -> bytes:
+    """What :func:`seal_entry` (a single ingest's path) seals for ``entry``."""
+    record_id = os.urandom(32)
+    return sm4.open_sealed(KEY, seal_entry(KEY, record_id, entry), RECORD + record_id)
 
 
 def test_a_killed_worker_costs_one_serial_batch_not_the_import(pool, caplog):
