@@ -18,7 +18,8 @@ from node.harness import free_port
 
 @contextlib.contextmanager
 def solo_localnet(env: dict[str, str] | None = None) -> Iterator[tuple[str, Path, int]]:
-    """Yield (API URL, the center's home, the node's process id); the node is stopped (SIGTERM) at the end. ``env`` adds to its environment."""
+    """Yield (API URL, the center's home, the node's process id); the node is stopped (SIGTERM) at the end. ``env``
+    adds to its environment."""
     from chain_sdk import Client
 
     with tempfile.TemporaryDirectory(prefix="yilian-bench-") as scratch:

@@ -10,9 +10,9 @@ the same-run comparison for what the workers buy on this machine, and then on a 
 setting of the 20,000 records/s target): the same custodian work, with the anchoring transaction finalized by BFT
 and three more node processes on the same cores.
 
-The largest batches (10,000; 1,000 with ``--quick``) are also counted in CPU time (:class:`CpuMeter`): each process's share per batch and the rate the
-cores would allow at that cost, so that a figure below the target says whether the cores sat idle or the work per
-record is too much for them.
+The largest batches (10,000; 1,000 with ``--quick``) are also counted in CPU time (:class:`CpuMeter`): each
+process's share per batch and the rate the cores would allow at that cost, so that a figure below the target says
+whether the cores sat idle or the work per record is too much for them.
 
 The ceiling (:func:`custodian_work_per_s`), measured in this process before and after the nodes run, the better of
 the two counting (the machine's speed drifts): the custodian's own work for a batch of 10,000 — prepare (validate,
