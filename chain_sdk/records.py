@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections.abc import Callable
 
 from eth_utils import keccak
 
@@ -37,4 +38,11 @@ def record_type(name: str) -> bytes:
 
 def record_id(custodian: str, local_id: str) -> bytes:
     """A record id unique across centers: SM3 of the custodian address and its own identifier."""
-    return gm.sm3(bytes.fromhex(custodian.removeprefix("0x")) + local_id.encode())
+    return record_id_of(custodian)(local_id)
+
+
+def record_id_of(custodian: str | bytes) -> Callable[[str], bytes]:
+    """``record_id(custodian, ·)`` with the custodian's address (hex, or its 20 bytes) hashed once, for a batch's many
+    ids. The local id must be encodable as UTF-8 (a lone surrogate raises UnicodeEncodeError)."""
+    digest = gm.sm3_after(custodian if isinstance(custodian, bytes) else bytes.fromhex(custodian.removeprefix("0x")))
+    return lambda local_id: digest(local_id.encode())

@@ -10,6 +10,8 @@ from chain_sdk import gm
 
 sm3 = gm.sm3
 """SM3 digest (32 bytes) of ``data``: the SDK's definition (OpenSSL's SM3 through hashlib), one for nodes and clients."""
+sm3_after = gm.sm3_after
+"""``sm3_after(prefix)(rest) == sm3(prefix + rest)``, the prefix hashed once."""
 
 
 def keccak256(data: bytes) -> bytes:

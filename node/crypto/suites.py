@@ -21,6 +21,7 @@ from __future__ import annotations
 import abc
 import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 import coincurve
@@ -31,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from node.crypto import sm4
-from node.crypto.hashing import keccak256, sm3
+from node.crypto.hashing import keccak256, sm3, sm3_after
 from node.crypto.sm2 import Sm2Backend, default_backend
 from node.errors import CryptoError, DecryptionError
 
@@ -86,6 +87,10 @@ class Suite(abc.ABC):
     @abc.abstractmethod
     def hash(self, data: bytes) -> bytes:
         """32-byte digest of ``data``."""
+
+    def hash_after(self, prefix: bytes) -> Callable[[bytes], bytes]:
+        """``f(rest) == hash(prefix + rest)``, faster where the prefix can be hashed once (many digests sharing it)."""
+        return lambda rest: self.hash(prefix + rest)
 
     def address(self, public_key: bytes) -> bytes:
         """20-byte account address of a 65-byte public key."""
@@ -156,6 +161,9 @@ class GmSuite(Suite):
 
     def hash(self, data: bytes) -> bytes:
         return sm3(data)
+
+    def hash_after(self, prefix: bytes) -> Callable[[bytes], bytes]:
+        return sm3_after(prefix)
 
     def _wrap(self, handle: Any) -> PrivateKey:
         return PrivateKey(self, handle, self.backend.public_point(handle))

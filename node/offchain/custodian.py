@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from chain_sdk import gm, records
+from chain_sdk import records
 from chain_sdk.contracts import decode_error
 from chain_sdk.data import access_signing_bytes
 from node.crypto import get_suite, sm4
@@ -96,12 +96,12 @@ def held_indices(store: DataStore, custodian: bytes, items: list) -> list[int]:
     """Indices of the batch's items whose local id this store already holds, or that an earlier item names too. Only
     the local ids are needed, so a node runs this while its workers prepare the batch."""
     held, first = [], {}
-    record_id_of = gm.sm3_after(custodian)  # records.record_id, the custodian's address hashed once
+    record_id_of = records.record_id_of(custodian)
     for index, item in enumerate(items):
         local_id = item.get("local_id") if isinstance(item, dict) else None
         if isinstance(local_id, str):  # (any other value is refused by the preparation)
             try:
-                record_id = record_id_of(local_id.encode())
+                record_id = record_id_of(local_id)
             except UnicodeEncodeError:  # a lone surrogate: refused by the preparation too
                 continue
             if record_id in first:

@@ -28,10 +28,10 @@ from typing import Any
 
 import msgpack
 
-from chain_sdk import gm, records
-from node.crypto import sm4
+from chain_sdk import records
+from node.crypto import get_suite, sm4
 from node.errors import ValidationError
-from node.ledger.merkle import LEAF
+from node.ledger.merkle import leaf_hasher
 from node.offchain import standard
 from node.offchain.store import RECORD
 
@@ -77,10 +77,10 @@ collector_paused = _CollectorPause()
 """``with collector_paused(): ...`` around a bulk import's work (nestable, from any thread)."""
 
 
-def prepare(custodian: bytes, item: Any, where: str, record_id_of: Callable[[bytes], bytes] | None = None) -> tuple[bytes, dict]:
+def prepare(custodian: bytes, item: Any, where: str, record_id_of: Callable[[str], bytes] | None = None) -> tuple[bytes, dict]:
     """Validate one ``{type, local_id, owner, record}`` and make its entry: canonical bytes, a fresh salt, the SM3
-    commitment; the record id is SM3(custodian ‖ local id) (``record_id_of``: ``gm.sm3_after(custodian)``, which a
-    batch makes once). Raises ValidationError naming the field."""
+    commitment; the record id is SM3(custodian ‖ local id) (``record_id_of``: ``records.record_id_of(custodian)``,
+    which a batch makes once). Raises ValidationError naming the field."""
     if not isinstance(item, dict):
         raise ValidationError(where.rstrip(".") or "body", "an object {type, local_id, owner, record}")
     record_type, local_id, owner, record = item.get("type"), item.get("local_id"), item.get("owner"), item.get("record")
@@ -99,10 +99,9 @@ def prepare(custodian: bytes, item: Any, where: str, record_id_of: Callable[[byt
     if not isinstance(local_id, str) or not 0 < len(local_id) <= 200:
         raise ValidationError(f"{where}local_id", "a non-empty string of at most 200 characters")
     try:
-        local_bytes = local_id.encode()
+        record_id = (record_id_of or records.record_id_of(custodian))(local_id)
     except UnicodeEncodeError:  # JSON can carry a lone surrogate ("\ud800"), which UTF-8 cannot
         raise ValidationError(f"{where}local_id", "not valid Unicode text (a lone surrogate)") from None
-    record_id = records.record_id("0x" + custodian.hex(), local_id) if record_id_of is None else record_id_of(local_bytes)
     salt = os.urandom(32)
     try:
         canonical = records.canonical(record)  # type: ignore[arg-type]
@@ -134,12 +133,12 @@ def prepare_chunk(custodian: bytes, key: bytes, batch: bytes, size: int, items: 
 
     The same entries as :func:`prepare` and :func:`node.offchain.store.seal_entry` make one at a time (a test compares
     them), with what every record shares done once: SM3 over the custodian's address (record ids) and over the leaf
-    prefix (leaf hashes), and the entry packed in its canonical key order without the codec's walk."""
+    prefix (leaf hashes), and the entry packed in its canonical key order without the codec's generic walk."""
     entries: list[tuple[bytes, dict] | None] = []
     problems = []
     prepared: Prepared = []
-    record_id_of = gm.sm3_after(custodian)
-    leaf_hash_of = gm.sm3_after(LEAF)  # batch trees are SM3 on every chain (RecordRegistry.verifyInBatch)
+    record_id_of = records.record_id_of(custodian)
+    leaf_hash_of = leaf_hasher(get_suite("gm"))  # batch trees are SM3 on every chain (RecordRegistry.verifyInBatch)
     pack = msgpack.Packer(use_bin_type=True).pack
     with collector_paused():  # also in a worker process, which has its own collector
         for index, item in enumerate(items, first):  # all prepared, then all sealed: ~10 % faster than each in turn
