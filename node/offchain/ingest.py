@@ -29,11 +29,11 @@ from typing import Any
 import msgpack
 
 from chain_sdk import records
-from node.crypto import get_suite, sm4
+from node.crypto import get_suite
 from node.errors import ValidationError
 from node.ledger.merkle import leaf_hasher
 from node.offchain import standard
-from node.offchain.store import RECORD
+from node.offchain.store import seal_encoded
 
 log = logging.getLogger("yilian.custodian")
 
@@ -157,7 +157,7 @@ def prepare_chunk(custodian: bytes, key: bytes, batch: bytes, size: int, items: 
                            "owner": owner, "record": entry["record"], "version": 1, "local_id": entry["local_id"],
                            "commitment": commitment, "schema_version": schema_version})  # canonical order: by length, then bytes
             leaf = batch_leaf(record_id, records.record_type(entry["type"]), owner, commitment, schema_version)
-            prepared.append((record_id, leaf_hash_of(leaf), sm4.seal(key, packed, RECORD + record_id)))
+            prepared.append((record_id, leaf_hash_of(leaf), seal_encoded(key, record_id, packed)))
     return prepared, problems
 
 

@@ -54,7 +54,12 @@ def _writing(path: Path):  # type: ignore[no-untyped-def]
 
 def seal_entry(key: bytes, record_id: bytes, entry: dict) -> bytes:
     """The stored form of an entry: canonical msgpack sealed with SM4-GCM, bound to its key (``r/<record id>``)."""
-    return sm4.seal(key, codec.encode(entry), RECORD + record_id)
+    return seal_encoded(key, record_id, codec.encode(entry))
+
+
+def seal_encoded(key: bytes, record_id: bytes, encoded: bytes) -> bytes:
+    """:func:`seal_entry` of an entry already in its canonical encoding (a batch packs its entries itself)."""
+    return sm4.seal(key, encoded, RECORD + record_id)
 
 
 def derive_data_key(admin_secret: bytes) -> bytes:
