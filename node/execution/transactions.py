@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import coincurve
 import rlp
-from rlp.codec import encode_raw
+from rlp.codec import length_prefix
 from eth.abc import SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import UnrecognizedTransactionType
@@ -188,10 +188,25 @@ def _decode_dynamic_fee(raw: bytes, chain_id: int) -> ChainTx | None:
         to, data = items[5], items[7]
         if nonce >= _UINT64_MAX or not isinstance(to, bytes) or len(to) not in (0, 20) or not isinstance(data, bytes) or tx_chain != chain_id:
             return None
-        sender = _recover_sender(r, s, parity, b"\x02" + encode_raw(items[:9]))
+        sender = _recover_sender(r, s, parity, _unsigned_payload(raw, items))
     except ValueError:
         return None
     return _ethereum_tx(raw, 2, tx_chain, sender, nonce, to or None, value, data, gas, (), (0, max_fee, priority), (parity, r, s))
+
+
+def _encoded_length(item: bytes) -> int:
+    """The length of a byte string's canonical RLP encoding (at most 55 bytes long here: an integer field)."""
+    return 1 if len(item) == 1 and item[0] < 0x80 else len(item) + 1
+
+
+def _unsigned_payload(raw: bytes, items: list) -> bytes:
+    """What an EIP-1559 transaction's sender signed: its type byte and the RLP list of its first 9 fields, cut from
+    ``raw`` rather than re-encoded (``raw`` passed pyrlp's strict decoding, so every field there is in its canonical
+    encoding, the one re-encoding would give)."""
+    first = raw[1]
+    start = 2 if first < 0xF8 else 2 + first - 0xF7  # past the type byte and the list's length prefix
+    fields = raw[start:len(raw) - sum(_encoded_length(items[i]) for i in (9, 10, 11))]  # without y parity, r, s
+    return b"\x02" + length_prefix(len(fields), 0xC0) + fields
 
 
 def _ethereum_tx(raw: bytes, eth_type: int, chain_id: int, sender: bytes, nonce: int, to: bytes | None, value: int, data: bytes,

@@ -88,3 +88,15 @@ def test_fast_and_py_evm_agree_on_valid_and_mangled_bytes(nonce, to, value, data
         raw = raw + bytes([byte])
     fast = _outcome(lambda r: decode_transaction(r, get_suite("gm"), CHAIN_ID), raw)
     assert fast == _outcome(_slow, raw)
+
+
+@pytest.mark.parametrize("size", [0, 1, 40, 56, 300, 70_000])  # list headers of 1, 2, 3 and 4 bytes
+def test_the_signed_payload_cut_from_the_bytes_equals_its_re_encoding(size: int) -> None:
+    import rlp
+    from rlp.codec import encode_raw
+
+    for nonce, value in ((0, 0), (127, 1), (128, 2**200)):
+        raw = _sign(nonce, b"\x11" * 20, value, bytes(range(256)) * (size // 256) + bytes(size % 256), 10_000_000)
+        items = rlp.decode(raw[1:], strict=True)
+        assert transactions._unsigned_payload(raw, items) == b"\x02" + encode_raw(items[:9])
+        assert decode_transaction(raw, get_suite("gm"), CHAIN_ID).sender == bytes.fromhex(ACCOUNT.address[2:])
