@@ -5,8 +5,8 @@ drills).
 
 The benchmarks' load (:meth:`LocalNet.offer`) is EIP-1559 calls that each write one storage slot of a small
 contract — the work the py-evm ceiling of :mod:`node.bench.execution` measures, so that the two compare — from
-:data:`SENDERS` admitted development accounts, spread over the nodes' JSON-RPC endpoints by client threads on
-keep-alive connections (as an SDK session would); the drills' steady load is plain transfers (no contract to deploy
+:data:`SENDERS` admitted development accounts, spread over the nodes' JSON-RPC endpoints on keep-alive connections
+(as an SDK session would) by one event loop; the drills' steady load is plain transfers (no contract to deploy
 while nodes come and go). A watcher polls one node's head every :data:`WATCH_S` and stamps each transaction with the time its
 block appeared: commit latency is submit → visible in a committed block, to within that polling step.
 Node logs go to ``<dir>/logs``; ``YILIAN_BENCH_LOG_LEVEL=info`` makes them show every block.
@@ -14,6 +14,7 @@ Node logs go to ``<dir>/logs``; ``YILIAN_BENCH_LOG_LEVEL=info`` makes them show 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import json
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-CLIENT_THREADS = 16
+CLIENT_CONNECTIONS = 4  # per node: the load client's keep-alive connections, each one request at a time
 SENDERS = 20  # development accounts signing the load (each sender's nonces go in order)
 WATCH_S = 0.05
 # the load contract's runtime: SSTORE(0, CALLDATALOAD(4)); STOP — the one-slot write a `set(uint256)` call does
@@ -319,35 +320,12 @@ class LocalNet:
                 seen = head
                 time.sleep(WATCH_S)
 
-        errors: list[str] = []
-        next_index = iter(range(count))
-        lock = threading.Lock()
         height_before = int(rpc(watch_url, "eth_blockNumber"), 16)  # type: ignore[arg-type]
         cpu_before, client_before, wall_before = self.cpu(), own_cpu_seconds(), time.perf_counter()
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         started = time.perf_counter()
-
-        def client() -> None:
-            while True:
-                with lock:
-                    i = next(next_index, None)
-                if i is None:
-                    return
-                raw, tx_hash = raws[i]
-                pause = started + i / rate - time.perf_counter()
-                if pause > 0:
-                    time.sleep(pause)
-                submitted[tx_hash] = time.perf_counter()
-                answer = rpc_raw(self.urls[targets[i % len(targets)]], {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]})
-                if "error" in answer:  # type: ignore[operator]
-                    errors.append(str(answer["error"]))  # type: ignore[index]
-
-        workers = [threading.Thread(target=client) for _ in range(CLIENT_THREADS)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
+        errors = asyncio.run(_submit_open_loop([self.urls[t] for t in targets], raws, rate, started, submitted))
         offered_for = time.perf_counter() - started
         if errors:
             done.set()
@@ -379,6 +357,48 @@ class LocalNet:
             "blocks_per_s": round(blocks / wall, 2),
             "tx_per_block": round(len(latencies) / max(1, blocks), 1),
         }
+
+
+async def _submit_open_loop(urls: list[str], raws: list[tuple[str, str]], rate: float, started: float,
+                            submitted: dict[str, float]) -> list[str]:
+    """Send ``raws`` as ``eth_sendRawTransaction`` calls, transaction ``i`` at ``started + i / rate`` to
+    ``urls[i % len(urls)]``, over :data:`CLIENT_CONNECTIONS` keep-alive connections per node, one request at a time on
+    each (a late answer delays only its connection's next send); stamps each send in ``submitted``. Returns the
+    JSON-RPC errors. One event loop instead of a thread per connection: the load client shares the cores with the
+    nodes, and a thread woken for every answer cost it ~2× the CPU."""
+    lanes: list[list[int]] = [[] for _ in range(len(urls) * CLIENT_CONNECTIONS)]
+    for i in range(len(raws)):
+        lanes[(i % len(urls)) + len(urls) * ((i // len(urls)) % CLIENT_CONNECTIONS)].append(i)
+    errors: list[str] = []
+    loop = asyncio.get_running_loop()
+    offset = loop.time() - time.perf_counter()  # perf_counter → the loop's clock
+
+    async def lane(url: str, indexes: list[int]) -> None:
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        head = f"POST / HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\nContent-Type: application/json\r\nContent-Length: "
+        try:
+            for i in indexes:
+                raw, tx_hash = raws[i]
+                body = b'{"jsonrpc":"2.0","id":%d,"method":"eth_sendRawTransaction","params":["%s"]}' % (i, raw.encode())
+                pause = started + i / rate + offset - loop.time()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                submitted[tx_hash] = time.perf_counter()
+                writer.write(b"%s%d\r\n\r\n%s" % (head.encode(), len(body), body))
+                headers = await reader.readuntil(b"\r\n\r\n")
+                status = headers[9:12]
+                length = next((int(line.split(b":", 1)[1]) for line in headers.split(b"\r\n") if line.lower().startswith(b"content-length:")), None)
+                if length is None:
+                    raise RuntimeError(f"{url} answered without a Content-Length: {headers[:200]!r}")
+                answer = json.loads(await reader.readexactly(length))
+                if status != b"200" or "error" in answer:
+                    errors.append(f"HTTP {status.decode()}: {answer.get('error', answer)}")
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(lane(urls[k % len(urls)], indexes) for k, indexes in enumerate(lanes) if indexes))
+    return errors
 
 
 class SteadyLoad:
