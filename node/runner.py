@@ -60,6 +60,8 @@ def _serve_until_signalled(server) -> None:  # type: ignore[no-untyped-def]
     import contextlib
     import signal
 
+    import uvloop
+
     def stop(signum: int, _frame: object) -> None:
         log.info("received %s", signal.Signals(signum).name)
         server.should_exit = True
@@ -67,7 +69,10 @@ def _serve_until_signalled(server) -> None:  # type: ignore[no-untyped-def]
     server.capture_signals = contextlib.nullcontext
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        asyncio.run(server.serve())
+        # uvloop: the API's event loop in C (libuv): every JSON-RPC request costs the loop a task, a keep-alive timer
+        # and transport calls, which cost the node about as much CPU as the transaction it submitted
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(server.serve())
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
