@@ -376,7 +376,7 @@ async def _submit_open_loop(urls: list[str], raws: list[tuple[str, str]], rate: 
     async def lane(url: str, indexes: list[int]) -> None:
         parts = urlsplit(url)
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-        head = f"POST / HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\nContent-Type: application/json\r\nContent-Length: "
+        head = f"POST / HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\nContent-Type: application/json\r\nContent-Length: ".encode()
         try:
             for i in indexes:
                 raw, tx_hash = raws[i]
@@ -385,7 +385,7 @@ async def _submit_open_loop(urls: list[str], raws: list[tuple[str, str]], rate: 
                 if pause > 0:
                     await asyncio.sleep(pause)
                 submitted[tx_hash] = time.perf_counter()
-                writer.write(b"%s%d\r\n\r\n%s" % (head.encode(), len(body), body))
+                writer.write(b"%s%d\r\n\r\n%s" % (head, len(body), body))
                 headers = await reader.readuntil(b"\r\n\r\n")
                 status = headers[9:12]
                 length = next((int(line.split(b":", 1)[1]) for line in headers.split(b"\r\n") if line.lower().startswith(b"content-length:")), None)

@@ -319,8 +319,9 @@ async def json_rpc(request: Request) -> JSONResponse:
     return JSONResponse(await answer(request.app.state.service, await request.body()))
 
 
-# Methods answered on the event loop itself: they read memory only (and a submission decodes one transaction,
-# ~0.1 ms), so the hand-off to a worker thread and back would cost more than the work
+# Methods answered on the event loop itself: they read what the node keeps in memory (a submission decodes one
+# transaction, ~0.1 ms, and reads its sender's nonce and admission from the head's caches, LevelDB only on a miss), so
+# the hand-off to a worker thread and back would cost more than the work
 ON_THE_LOOP = frozenset({"eth_sendRawTransaction", "eth_chainId", "eth_blockNumber", "net_version", "web3_clientVersion"})
 
 
