@@ -28,6 +28,7 @@ from node.errors import DecryptionError, YilianError
 
 RECORD, TREE, ROOT, NONCE = b"r/", b"t/", b"b/", b"n/"
 DATA_KEY_INFO = b"YILIAN/offchain/data-key/v1"
+WRITE_BUFFER_BYTES = 32 << 20  # LevelDB's memtable (up to two live at once while one is written out)
 
 
 class DataStoreError(YilianError):
@@ -73,7 +74,12 @@ class DataStore:
             # a bloom filter per table (10 bits a key): a batch's duplicate check is 10,000 lookups of ids not held,
             # which otherwise read a block of every table whose range covers them (in one process, alternating, 10,000
             # new ids in key order against 100,000 / 300,000 stored: medians 3.9 / 6.2 µs a lookup, 6.4 / 15.0 without)
-            self.db = plyvel.DB(str(path), create_if_missing=True, bloom_filter_bits=10)
+            # no compression: every value is SM4-sealed, so snappy only spends CPU finding nothing to compress; a 32 MB
+            # memtable instead of 4 MB: a batch of 10,000 (~4 MB) no longer flushes a level-0 table of its own, and
+            # fewer, larger tables mean less compaction under the random record ids (in one process, 100 synced
+            # batches of 10,000 random 330-byte entries: 142 → 96 ms of CPU a batch, compaction included, 16.4 → 5.6 s)
+            self.db = plyvel.DB(str(path), create_if_missing=True, bloom_filter_bits=10, compression=None,
+                                write_buffer_size=WRITE_BUFFER_BYTES)
         except plyvel.Error as exc:
             raise DataStoreError(f"cannot open the data store at {path}: {exc}; is another node using this directory?") from None
         self.key = key
