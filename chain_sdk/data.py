@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -111,17 +112,69 @@ class DataService:
         """Up to 10,000 records ``{type, local_id, owner, record}`` anchored as one Merkle root (all or nothing)."""
         return self._post("/v1/data/batches", {"records": records})
 
-    def import_file(self, path: Path | str, *, record_type: str | None = None, batch_size: int = 1000,
+    def ingest_batches(self, items: list[dict], *, batch_size: int = 1000, in_flight: int = 2,
+                       progress: Callable[[int, int], None] | None = None) -> list[dict]:
+        """A bulk import: ``items`` in batches of ``batch_size`` (each its own Merkle root and transaction), with up to
+        ``in_flight`` batches sent at once, so the node prepares the next batch while the chain finalizes the last
+        (4 validators on 2 cores, batches of 10,000: ~1.1× the records/s of one at a time). Returns each batch's result,
+        in order; ``progress(records done, total)`` after each batch.
+
+        With more than one in flight the batches reach the node in no fixed order: a local id repeated in two batches
+        is refused in whichever comes second (``in_flight=1`` keeps the file's order). When a batch is refused or the
+        node stops answering, no further batch is sent, those in flight finish, and :class:`ImportInterrupted` says
+        which batches were anchored and which were not."""
+        if not 0 < batch_size <= 10_000 or in_flight < 1:
+            raise SdkError("batch_size is 1 to 10,000 records and in_flight at least 1")
+        starts = list(range(0, len(items), batch_size))
+        results: dict[int, dict] = {}
+        failed: dict[int, SdkError] = {}
+        done = 0
+        with ThreadPoolExecutor(in_flight, thread_name_prefix="ingest-batch") as pool:
+            pending: dict[Future, int] = {}
+            queue = iter(starts)
+            while True:
+                while not failed and len(pending) < in_flight and (start := next(queue, None)) is not None:
+                    pending[pool.submit(self.ingest_batch, items[start : start + batch_size])] = start
+                if not pending:
+                    break
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    start = pending.pop(future)
+                    try:
+                        results[start] = future.result()
+                    except SdkError as exc:
+                        failed[start] = exc
+                        continue
+                    done += results[start]["size"]
+                    if progress:
+                        progress(done, len(items))
+        if failed:
+            raise ImportInterrupted(failed, results, batch_size, len(items))
+        return [results[start] for start in starts]
+
+    def import_file(self, path: Path | str, *, record_type: str | None = None, batch_size: int = 1000, in_flight: int = 2,
                     progress: Callable[[int, int], None] | None = None) -> list[dict]:
         """Bulk import of a JSONL file (one ``{type, local_id, owner, record}`` per line) or a CSV file (columns
-        ``local_id``, ``owner`` and the record's fields; ``record_type`` names the type). Returns each batch's result."""
-        items = list(read_records(Path(path), record_type))
-        results = []
-        for start in range(0, len(items), batch_size):
-            results.append(self.ingest_batch(items[start : start + batch_size]))
-            if progress:
-                progress(min(start + batch_size, len(items)), len(items))
-        return results
+        ``local_id``, ``owner`` and the record's fields; ``record_type`` names the type): :meth:`ingest_batches` of
+        its records. Returns each batch's result."""
+        return self.ingest_batches(list(read_records(Path(path), record_type)), batch_size=batch_size, in_flight=in_flight,
+                                   progress=progress)
+
+
+class ImportInterrupted(SdkError):
+    """A bulk import stopped: ``failed`` maps the first record index of each batch that was not anchored to its error
+    (a refused batch: :class:`NodeError` with the problems in ``body``; the node gone: :class:`NodeUnavailable`),
+    ``results`` those that were anchored; the batches never sent are in ``unsent``. Re-import only what is in
+    neither ``results`` (its ``size`` records from each start): the anchored ones would be refused as already held."""
+
+    def __init__(self, failed: dict[int, SdkError], results: dict[int, dict], batch_size: int, total: int) -> None:
+        self.failed, self.results, self.batch_size, self.total = failed, results, batch_size, total
+        self.unsent = [start for start in range(0, total, batch_size) if start not in failed and start not in results]
+        self.anchored = sum(result["size"] for result in results.values())
+        first = min(failed)
+        super().__init__(f"the batch of records {first + 1}-{min(first + batch_size, total)} was not anchored: {failed[first]}; "
+                         f"{self.anchored} of {total} records were anchored in {len(results)} batch(es), "
+                         f"{len(failed) - 1 + len(self.unsent)} other batch(es) were not")
 
 
 def read_records(path: Path, record_type: str | None = None) -> Iterator[dict]:

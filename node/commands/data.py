@@ -20,13 +20,15 @@ def command() -> None:
 @click.option("--type", "record_type", help="Record type of every row (needed for CSV; JSONL lines may carry 'type').")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True,
               help="Records per Merkle batch (one anchoring transaction each).")
-def import_(file: Path, home: Path, url: str | None, record_type: str | None, batch_size: int) -> None:
+@click.option("--in-flight", type=click.IntRange(1, 8), default=2, show_default=True,
+              help="Batches sent at once: the node prepares the next while the chain finalizes the last (1 keeps the file's order).")
+def import_(file: Path, home: Path, url: str | None, record_type: str | None, batch_size: int, in_flight: int) -> None:
     """Bulk import FILE (.jsonl: {type, local_id, owner, record} per line; .csv: local_id, owner and the record's
     fields as columns): validated against the data standard, anchored in Merkle batches, stored encrypted."""
     import time
 
-    from chain_sdk.data import DataService, read_records
-    from chain_sdk.errors import NodeError, NodeUnavailable, SdkError
+    from chain_sdk.data import DataService, ImportInterrupted, read_records
+    from chain_sdk.errors import NodeError, SdkError
     from node.config import load_node_config
 
     config = load_node_config(home)
@@ -40,23 +42,27 @@ def import_(file: Path, home: Path, url: str | None, record_type: str | None, ba
         raise click.ClickException(str(exc)) from None
     if not items:
         raise click.ClickException(f"{file} holds no records")
-    started, done = time.monotonic(), 0
+    started = time.monotonic()
     with click.progressbar(length=len(items), label=f"anchoring {len(items)} records", show_pos=True, file=click.get_text_stream("stderr")) as bar:
-        for start in range(0, len(items), batch_size):
-            chunk = items[start : start + batch_size]
-            try:
-                result = service.ingest_batch(chunk)
-            except NodeError as exc:
-                problems = (exc.body or {}).get("problems", []) if isinstance(exc.body, dict) else []
+        def advance(done: int, _total: int) -> None:
+            bar.update(done - bar.pos)
+
+        def ranges(starts: list[int]) -> str:
+            return ", ".join(f"{a + 1}-{min(a + batch_size, len(items))}" for a in sorted(starts)) or "none"
+
+        try:
+            results = service.ingest_batches(items, batch_size=batch_size, in_flight=in_flight, progress=advance)
+        except ImportInterrupted as exc:
+            bar.render_finish()
+            first_line = 2 if file.suffix.lower() == ".csv" else 1  # (a CSV file's header is line 1)
+            for start, error in sorted(exc.failed.items()):
+                problems = (error.body or {}).get("problems", []) if isinstance(error, NodeError) and isinstance(error.body, dict) else []
                 for problem in problems[:20]:
-                    line = start + problem["index"] + (2 if file.suffix.lower() == ".csv" else 1)
-                    click.secho(f"  {file.name}:{line}: {problem['field']}: {problem['detail']}", fg="red", err=True)
-                raise click.ClickException(f"batch starting at record {start + 1} refused: {exc.detail}; {done} record(s) anchored "
-                                           "before it; fix the file and import the rest") from None
-            except NodeUnavailable as exc:
-                raise click.ClickException(f"{exc}; {done} record(s) anchored so far") from None
-            done += result["size"]
-            bar.update(len(chunk))
+                    click.secho(f"  {file.name}:{start + problem['index'] + first_line}: {problem['field']}: {problem['detail']}", fg="red", err=True)
+            raise click.ClickException(f"{exc.failed[min(exc.failed)]}; anchored: records {ranges(list(exc.results))} ({exc.anchored} of "
+                                       f"{len(items)}); not anchored: records {ranges([*exc.failed, *exc.unsent])}: fix those and "
+                                       "import only them") from None
+    done = sum(result["size"] for result in results)
     elapsed = time.monotonic() - started
     click.secho(f"anchored {done} records in {elapsed:.1f} s ({done / elapsed:.0f} records/s), "
                 f"{(len(items) + batch_size - 1) // batch_size} batch transaction(s)", fg="green")

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from chain_sdk import Auditor, DataRefused, DataService, NodeError, TamperedRecord, Wallet, gm, records
+from chain_sdk import Auditor, DataRefused, DataService, ImportInterrupted, NodeError, SdkError, TamperedRecord, Wallet, gm, records
 from chain_sdk.data import access_request, open_answer
 from chain_sdk.roles import FinancialInstitution
 from chain_sdk.client import Client
@@ -181,20 +181,51 @@ def test_bulk_import_and_sharing_a_batched_record(story, tmp_path):
     record_id = records.record_id(story.center.address, "bulk/4")
     shared = story.bank.read_record(record_id, grant_id, custodian=story.center.address)
     assert shared.record == lines[4]["record"]
-    # a batch with a bad row is refused whole, naming the row
+    # a batch with a bad row is refused whole, naming the row; the command says which rows were anchored
     bad = tmp_path / "bad.csv"
     bad.write_text("local_id,owner,schema_version,uscc,rating,rated_by,rated_on,blacklisted\n"
                    f"csv/1,{owners[0].address},1,{USCC},AA,Center A,2026-06-30,false\n"
-                   f"csv/2,{owners[0].address},1,{USCC},ZZ,Center A,2026-06-30,false\n")
+                   f"csv/2,{owners[0].address},1,{USCC},ZZ,Center A,2026-06-30,false\n"
+                   f"csv/3,{owners[0].address},1,{USCC},A,Center A,2026-06-30,false\n")
     refused = subprocess.run([sys.executable, "-m", "node.cli", "data", "import", str(bad), "--home", str(story.home), "--url", story.url,
                               "--type", "credit"], capture_output=True, text=True)
     assert refused.returncode == 1 and "bad.csv:3: records[1].record.rating" in refused.stderr and "Traceback" not in refused.stderr
+    assert "anchored: records none (0 of 3); not anchored: records 1-3" in refused.stderr
     describe = Client(story.url).get(f"/data/records/0x{records.record_id(story.center.address, 'csv/1').hex()}")
     assert not describe["held_here"] and describe["anchored"] is None
+    one_by_one = subprocess.run([sys.executable, "-m", "node.cli", "data", "import", str(bad), "--home", str(story.home), "--url", story.url,
+                                 "--type", "credit", "--batch-size", "1", "--in-flight", "1"], capture_output=True, text=True)
+    assert one_by_one.returncode == 1 and "bad.csv:3: records[0].record.rating" in one_by_one.stderr
+    assert "anchored: records 1-1 (1 of 3); not anchored: records 2-2, 3-3" in one_by_one.stderr
     good = tmp_path / "good.csv"
-    good.write_text("\n".join(bad.read_text().splitlines()[:2]) + "\n")
+    good.write_text(bad.read_text().splitlines()[0] + "\n" + bad.read_text().splitlines()[3] + "\n")
     assert subprocess.run([sys.executable, "-m", "node.cli", "data", "import", str(good), "--home", str(story.home), "--url", story.url,
                            "--type", "credit"], capture_output=True, text=True).returncode == 0
+    assert Client(story.url).get(f"/data/records/0x{records.record_id(story.center.address, 'csv/3').hex()}")["held_here"]
+
+
+def test_batches_in_flight_keep_their_order_and_an_interruption_says_what_was_anchored(story, data):
+    owner = story.enterprise.address
+    items = [{"type": "credit", "local_id": f"flight/{i}", "owner": owner, "record": credit()} for i in range(25)]
+    seen = []
+    results = data.ingest_batches(items, batch_size=10, in_flight=2, progress=lambda done, total: seen.append((done, total)))
+    assert [r["size"] for r in results] == [10, 10, 5]  # in the items' order, whichever finished first
+    assert [r["records"][0]["local_id"] for r in results] == ["flight/0", "flight/10", "flight/20"]
+    assert sorted(seen)[-1] == (25, 25) and len(seen) == 3
+    # the second batch holds a bad record: no batch is sent after it fails; the first is anchored; the last never sent
+    items = [{"type": "credit", "local_id": f"flight2/{i}", "owner": owner, "record": credit()} for i in range(40)]
+    items[13]["record"] = {**credit(), "rating": "ZZ"}
+    with pytest.raises(ImportInterrupted) as stopped:
+        data.ingest_batches(items, batch_size=10, in_flight=2)
+    exc = stopped.value
+    assert list(exc.failed) == [10] and exc.failed[10].body["problems"][0]["index"] == 3
+    assert 0 in exc.results and 30 in exc.unsent and set(exc.results) | set(exc.unsent) == {0, 20, 30}
+    assert exc.anchored == 10 * len(exc.results) and "records 11-20 was not anchored" in str(exc)
+    for start in exc.unsent:  # nothing of a batch never sent is held
+        describe = Client(story.url).get(f"/data/records/0x{records.record_id(story.center.address, f'flight2/{start}').hex()}")
+        assert not describe["held_here"]
+    with pytest.raises(SdkError):
+        data.ingest_batches(items, batch_size=10_001)
 
 
 def test_a_batch_leaf_is_the_abi_encoding_the_contract_recomputes():
