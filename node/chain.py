@@ -139,7 +139,7 @@ class Chain:
         with self._commit_lock:
             try:
                 self.store.commit(execution.to_commit(certificate))
-                self.executor.carry_nonces(execution)
+                self.executor.carry_head(execution)
             except StorageFailure as exc:
                 self.storage_failure = str(exc)
                 if self.on_storage_failure is not None:

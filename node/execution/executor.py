@@ -21,7 +21,7 @@ from eth_utils import ValidationError as EthValidationError
 from node.config import Genesis
 from node.errors import ValidationError
 from node.execution.evm import gas_used_by, make_state
-from node.execution.system import registry_admits, validator_set_at, validator_updates
+from node.execution.system import ValidatorUpdate, registry_admits, validator_set_at, validator_updates
 from node.execution.transactions import ChainTx, PlainEvmTransaction, decode_transaction, tx_hash
 from node.ledger.db import StagedStateDB
 from node.ledger.merkle import merkle_root
@@ -51,6 +51,7 @@ class BlockExecution:
     state_writes: dict[bytes, bytes]
     rejected: tuple[tuple[ChainTx, str], ...] = ()
     nonces_after: dict[bytes, int] | None = None  # of every account the block wrote; None: not known
+    validator_updates: tuple[ValidatorUpdate, ...] | None = None  # the registry's, read in the post-state; None: not read
 
     def to_commit(self, certificate) -> BlockCommit:  # type: ignore[no-untyped-def]
         return BlockCommit(
@@ -286,7 +287,7 @@ class Executor:
         )
         block = Block(header, tuple(tx_leaves))
         return BlockExecution(block, block.hash(self.suite), tuple(included), tuple(receipts), staged.state_writes(), tuple(rejected),
-                              nonces_after)
+                              nonces_after, tuple(updates))
 
     def _inclusion_problem(self, state, tx: ChainTx, height: int, cumulative: int, seen: set[bytes], count: int) -> str | None:  # type: ignore[no-untyped-def]
         """Why ``tx`` may not go into this block, or None."""
@@ -379,7 +380,7 @@ class Executor:
     def head_nonce(self, address: bytes) -> int:
         """The account nonce in the head state. Admission, proposals and pruning ask for the same senders again
         and again; a read walks the state trie from the root (py-evm's cache starts empty at every head), so the
-        answers are kept, and :meth:`carry_nonces` carries them across a commit."""
+        answers are kept, and :meth:`carry_head` carries them across a commit."""
         with self._head_lock:
             head = self.store.head()
             if self._head_nonces is None or self._head_nonces[0] != head:
@@ -389,12 +390,16 @@ class Executor:
                 nonces[address] = self._head_view().get_nonce(address)
             return nonces[address]
 
-    def carry_nonces(self, execution: BlockExecution) -> None:
+    def carry_head(self, execution: BlockExecution) -> None:
         """``execution`` was just committed: the nonces read at its parent stay true for every account it did not
         write, and it knows the new nonce of each it wrote. (Nonces read at another head, or a block whose writes
-        are not known, leave nothing cached.)"""
+        are not known, leave nothing cached.) Its execution read the registry's validator updates in the state that
+        is now the head's, so :meth:`validators_at` need not read them again (~5 % of a node's CPU per block at 12
+        blocks/s: a fresh account view walks the trie to the registry's storage on every head)."""
         header = execution.block.header
         with self._head_lock:
+            if execution.validator_updates is not None:
+                self._head_sets = ((header.height, execution.block_hash), list(execution.validator_updates), {})
             cached = self._head_nonces
             if cached is None or execution.nonces_after is None or cached[0] != (header.height - 1, header.parent_hash):
                 self._head_nonces = None

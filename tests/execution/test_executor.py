@@ -183,6 +183,13 @@ def test_head_nonces_are_carried_across_a_commit(net) -> None:
     executor._head_accounts = None
     with executor._head_lock:
         assert executor._head_view().get_nonce(gm.address) == 1  # what the state says
+    # the validator updates read by the block's execution are the head's: validators_at need not read them again
+    head, updates, _ = executor._head_sets  # type: ignore[misc]
+    assert head == chain.store.head() and updates == list(execution.validator_updates or ())
+    with executor._head_lock:
+        from node.execution.system import validator_updates
+
+        assert validator_updates(executor._head_view().get_storage) == updates  # what the state says
     unknown = dataclasses.replace(engine.produce(), nonces_after=None)  # a block whose writes are not known
-    executor.carry_nonces(unknown)
+    executor.carry_head(unknown)
     assert executor._head_nonces is None and executor.head_nonce(gm.address) == 1
