@@ -27,7 +27,7 @@ from node.harness import LocalNet
 LEVELS = (25, 50, 100)
 NEARLY_ALL = 0.8  # a probe that finalized this share of what it offered may not have found the peak
 IMPROVED = 1.1  # a doubled probe that does not finalize this much more found nothing new
-PROBE_MAX = 1600.0  # tx/s: beyond, the load client (signing done before, 16 sending threads) is what is measured
+PROBE_MAX = 1600.0  # tx/s: beyond, the load client (signing done before, one event loop over 4 connections per node) is what is measured
 
 
 def measure(nodes: int, quick: bool, progress: Callable[[str], None]) -> dict:
