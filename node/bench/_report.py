@@ -28,6 +28,12 @@ def write_report(results: dict, directory: Path) -> list[Path]:
     if results.get("note"):
         lines += [results["note"], ""]
     written = []
+    speed = machine.get("speed")
+    if speed and speed.get("samples"):
+        path = directory / "speed.png"
+        _speed_figure(plt, speed, path)
+        written.append(path)
+        lines += _speed_lines(speed) + [f"![machine speed]({path.name})", ""]
     for name, outcome in results["benchmarks"].items():
         leaves = [(key, value) for key, value in _leaves("", outcome) if key != "seconds"]
         lines += [f"## {name}", "", "| figure | value |", "|---|---|"]
@@ -91,6 +97,40 @@ def _localnet_figure(plt, outcome: dict, path: Path) -> None:  # type: ignore[no
     peaks.legend(fontsize=8)
     peaks.set_title("peak and target")
     figure.suptitle("yilian bench localnet")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+
+
+def _speed_lines(speed: dict) -> list[str]:
+    """The machine-speed section: per benchmark (and ceiling, and peak probe) the probe's samples against the fastest."""
+    lines = ["## Machine speed during the run", "",
+             f"A probe process timed a fixed piece of work ({speed['reference']}); the fastest sample of the run took "
+             f"{speed['fastest_ms']} ms. On this shared machine the same code runs up to ~2× slower in some spells than "
+             "in others, so a figure is best read with the speed of the period it was measured in (1.00 = the fastest).",
+             "", "| period | samples | p10 ms | p50 ms | p90 ms | p50 ÷ fastest |", "|---|---|---|---|---|---|"]
+    for name, period in speed["periods"].items():
+        if period.get("samples"):
+            lines.append(f"| {name} | {period['samples']} | {period['p10_ms']} | {period['p50_ms']} | {period['p90_ms']} | "
+                         f"{period.get('p50_vs_fastest', '')} |")
+        else:
+            lines.append(f"| {name} | 0 | | | | |")
+    return lines + [""]
+
+
+def _speed_figure(plt, speed: dict, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The probe's samples over the run, each benchmark's span shaded and named."""
+    figure, axis = plt.subplots(figsize=(12, 3.6))
+    times = [at / 60 for at, _ in speed["samples"]]
+    axis.plot(times, [ms for _, ms in speed["samples"]], linewidth=0.6, color="#0b3d6e")
+    benchmarks = [(name, period) for name, period in speed["periods"].items() if " " not in name]  # not the sub-periods
+    for index, (name, period) in enumerate(benchmarks):
+        axis.axvspan(period["from_s"] / 60, period["to_s"] / 60, color=("#dfe8f1", "#f1ecdf")[index % 2], zorder=0)
+        axis.text((period["from_s"] + period["to_s"]) / 120, axis.get_ylim()[1], name, ha="center", va="top", fontsize=8)
+    axis.set_ylim(0, axis.get_ylim()[1] * 1.1)
+    axis.set_xlabel("minutes into the run")
+    axis.set_ylabel("reference work, ms of CPU")
+    axis.set_title("machine speed during the run (lower is faster)")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from node.bench._solo import solo_localnet
+from node.bench._speed import SpeedProbe, period
 from node.harness import LocalNet, cpu_seconds, descendants, own_cpu_seconds
 from node.offchain.custodian import held_indices, store_prepared
 from node.offchain.ingest import WORKERS_ENV, IngestPool, collector_paused, configured_workers
@@ -105,14 +106,16 @@ class CpuMeter:
                 "cpu_bound_records_per_s": round(bound, 1), "ratio_vs_cpu_bound": round(records / wall_s / bound, 2)}
 
 
-def run(quick: bool, progress: Callable[[str], None]) -> dict:
+def run(quick: bool, progress: Callable[[str], None], speed: SpeedProbe | None = None) -> dict:
+    """``speed``: the run's :class:`SpeedProbe`, told when the ceilings and the 4-validator phases ran."""
     from chain_sdk import DataService, Wallet
 
     singles = 20 if quick else 200
     batches = (100, 1000) if quick else (100, 1000, 10_000)
     results: dict = {}
     progress("ceiling: the custodian's work alone, the best of 3 batches of 10,000 in this process")
-    ceiling_before = custodian_work_per_s()
+    with period(speed, "anchoring ceiling before"):
+        ceiling_before = custodian_work_per_s()
 
     def batches_of(data, owner: str, size: int, rounds: int, tag: str, meter: CpuMeter | None = None):  # type: ignore[no-untyped-def]
         """Records/s of ``rounds`` batches of ``size``; with ``meter``, (records/s, the meter's report)."""
@@ -164,12 +167,14 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
                 owner4 = Wallet.generate().address
                 batches_of(data, owner4, 1000, 1, "warm")
                 pids = (net.processes[0].pid, tuple(p.pid for p in net.processes[1:]))  # type: ignore[union-attr]
-                on_four, cpu = batches_of(data, owner4, 10_000, 4, "four", CpuMeter(*pids))  # 4, not 2: single batches vary widely on shared cores
+                with period(speed, "anchoring 4 validators one at a time"):  # 4 batches, not 2: single batches vary widely on shared cores
+                    on_four, cpu = batches_of(data, owner4, 10_000, 4, "four", CpuMeter(*pids))
                 progress("4 validators: 6 batches of 10,000, 2 in flight (as `yilian data import` sends them)")
                 items = _items(owner4, 60_000, "flight")
-                meter, started = CpuMeter(*pids), time.perf_counter()
-                data.ingest_batches(items, batch_size=10_000, in_flight=2)
-                flight_s = time.perf_counter() - started
+                with period(speed, "anchoring 4 validators 2 in flight"):
+                    meter, started = CpuMeter(*pids), time.perf_counter()
+                    data.ingest_batches(items, batch_size=10_000, in_flight=2)
+                    flight_s = time.perf_counter() - started
                 in_flight = {"records_per_s": round(60_000 / flight_s, 1), **meter.report(60_000, 6, flight_s)}
             finally:
                 net.stop()
@@ -178,7 +183,8 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
                                    "two_in_flight": {**in_flight, "ratio_vs_one_at_a_time": round(in_flight["records_per_s"] / on_four, 2)},
                                    "ratio_vs_target": round(in_flight["records_per_s"] / 20_000, 2)}
     progress("ceiling again, after the nodes")
-    ceiling = max(ceiling_before, custodian_work_per_s())
+    with period(speed, "anchoring ceiling after"):
+        ceiling = max(ceiling_before, custodian_work_per_s())
     results["custodian_work_ceiling"] = {"records_per_s": round(ceiling, 1), "us_per_record": round(1e6 / ceiling, 1),
                                          "before_nodes_records_per_s": round(ceiling_before, 1)}
     for size in batches:

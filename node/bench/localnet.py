@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from node.bench._speed import SpeedProbe, period
 from node.harness import LocalNet
 
 LEVELS = (25, 50, 100)
@@ -30,7 +31,7 @@ IMPROVED = 1.1  # a doubled probe that does not finalize this much more found no
 PROBE_MAX = 1600.0  # tx/s: beyond, the load client (signing done before, one event loop over 4 connections per node) is what is measured
 
 
-def measure(nodes: int, quick: bool, progress: Callable[[str], None]) -> dict:
+def measure(nodes: int, quick: bool, progress: Callable[[str], None], speed: SpeedProbe | None = None) -> dict:
     probe_rate, probe_s, phase_s = (250.0, 4.0, 4.0) if quick else (400.0, 6.0, 15.0)
     with tempfile.TemporaryDirectory(prefix=f"yilian-bench-net{nodes}-") as scratch:
         net = LocalNet(nodes, Path(scratch), progress)
@@ -42,7 +43,8 @@ def measure(nodes: int, quick: bool, progress: Callable[[str], None]) -> dict:
             time.sleep(idle_s)
             idle = [round(100 * (b - a) / (time.perf_counter() - started), 1) for a, b in zip(before, net.cpu())]
             progress(f"{nodes} node(s) idle: CPU per node {idle} %")
-            probe = _probe(net, nodes, probe_rate, probe_s, progress)
+            with period(speed, f"localnet n{nodes} peak probe"):
+                probe = _probe(net, nodes, probe_rate, probe_s, progress)
             peak = probe["finalized_per_s"]
             progress(f"{nodes} node(s): peak {peak} tx/s (offered {probe['offered_per_s']})")
             result: dict = {"idle_cpu_per_node_pct": idle, "peak_per_s": peak, "probe": probe}
@@ -77,23 +79,26 @@ def _probe(net: LocalNet, nodes: int, rate: float, seconds: float, progress: Cal
         rate *= 2
 
 
-def run(quick: bool, progress: Callable[[str], None], nodes: tuple[int, ...] = ()) -> dict:
+def run(quick: bool, progress: Callable[[str], None], nodes: tuple[int, ...] = (), speed: SpeedProbe | None = None) -> dict:
+    """``speed``: the run's :class:`SpeedProbe`, told when the ceilings and each size's peak probe ran."""
     from node.bench.execution import _ceiling
 
     chosen = nodes or ((1, 4) if quick else (1, 4, 7, 10))
     count = 600 if quick else 3000
-    before = _ceiling(count, 6600)
+    with period(speed, "localnet ceiling before"):
+        before = _ceiling(count, 6600)
     cores = os.cpu_count() or 1
     results: dict = {"cores": cores}
     for n in chosen:
         try:
-            results[f"n{n}"] = measure(n, quick, progress)
+            results[f"n{n}"] = measure(n, quick, progress, speed)
         except RuntimeError as exc:  # one size failing (e.g. too many processes for the machine) keeps the others
             progress(f"{n} node(s) FAILED: {exc}")
             results[f"n{n}"] = {"error": str(exc)}
     # the ceiling again after the localnets, and the better of the two for the targets: the machine's speed drifts
     # during a suite (two ceilings 20 minutes apart differed by 36 % in one run), and a ceiling is what it can do
-    after = _ceiling(count, 6600)
+    with period(speed, "localnet ceiling after"):
+        after = _ceiling(count, 6600)
     ceiling = max(before, after)
     results["ceiling_py_evm_per_s"] = round(ceiling, 1)
     results["ceiling_before_and_after_per_s"] = [round(before, 1), round(after, 1)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import pkgutil
 import platform
@@ -10,6 +11,8 @@ import time
 from pathlib import Path
 
 import click
+
+from node.bench._speed import SpeedProbe
 
 
 def _available() -> list[str]:
@@ -48,18 +51,27 @@ def command(names: tuple[str, ...], quick: bool, nodes: tuple[int, ...], out: Pa
         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count(), "platform": platform.platform()},
         "benchmarks": {},
     }
-    for name in chosen:
-        module = importlib.import_module(f"node.bench.{name}")
-        click.secho(f"== {name}", bold=True, err=True)
-        started = time.perf_counter()
-        import inspect
-
-        extra = {"nodes": nodes} if "nodes" in inspect.signature(module.run).parameters else {}
-        outcome = module.run(quick, lambda message: click.echo(f"   … {message}", err=True), **extra)
-        outcome["seconds"] = round(time.perf_counter() - started, 2)
-        results["benchmarks"][name] = outcome
-        for key, value in _rows("", outcome):
-            click.echo(f"   {name}.{key:<40} {value}")
+    speed = SpeedProbe().start()  # how fast the (shared) machine ran while each benchmark ran
+    try:
+        for name in chosen:
+            module = importlib.import_module(f"node.bench.{name}")
+            click.secho(f"== {name}", bold=True, err=True)
+            started = time.perf_counter()
+            parameters = inspect.signature(module.run).parameters
+            extra = {key: value for key, value in (("nodes", nodes), ("speed", speed)) if key in parameters}
+            with speed.period(name):
+                outcome = module.run(quick, lambda message: click.echo(f"   … {message}", err=True), **extra)
+            outcome["seconds"] = round(time.perf_counter() - started, 2)
+            results["benchmarks"][name] = outcome
+            for key, value in _rows("", outcome):
+                click.echo(f"   {name}.{key:<40} {value}")
+            during = speed.summary(*speed.periods[name])
+            if during["samples"]:
+                click.echo(f"   (machine speed: reference work p50 {during['p50_ms']} ms over {during['samples']} samples; "
+                           f"fastest so far {min(ms for _, ms in speed.samples)} ms)", err=True)
+    finally:
+        speed.stop()
+    results["machine"]["speed"] = speed.report()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     from node.bench._report import write_report

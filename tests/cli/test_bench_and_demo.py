@@ -44,7 +44,11 @@ def test_bench_quick_runs_every_benchmark_and_writes_results(tmp_path: Path) -> 
             assert localnet[n][level]["cores_busy_pct"] > 0 and localnet[n][level]["cpu_ms_per_tx"] > 0
     assert localnet["n4"]["peak_vs_target"] > 0 and localnet["n4"]["peak_vs_solo"] > 0
     assert benchmarks["sync"]["catch_up_blocks_per_s"] > 0 and benchmarks["sync"]["ratio_vs_production"] > 0
+    speed = json.loads(out.read_text())["machine"]["speed"]  # how fast the machine ran during each benchmark
+    assert speed["fastest_ms"] > 0 and all(speed["periods"][name]["samples"] > 0 for name in benchmarks)
+    assert {"localnet ceiling before", "localnet n4 peak probe", "localnet ceiling after"} <= speed["periods"].keys()
     table = (report / "RESULTS.md").read_text()
+    assert "## Machine speed during the run" in table and (report / "speed.png").read_bytes().startswith(b"\x89PNG")
     for name in benchmarks:
         assert f"## {name}" in table and (report / f"{name}.png").read_bytes().startswith(b"\x89PNG")
 
