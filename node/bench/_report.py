@@ -119,18 +119,28 @@ def _speed_lines(speed: dict) -> list[str]:
 
 
 def _speed_figure(plt, speed: dict, path: Path) -> None:  # type: ignore[no-untyped-def]
-    """The probe's samples over the run, each benchmark's span shaded and named."""
+    """The probe's samples over the run and their running median, each benchmark's span shaded and named."""
+    import statistics
+
     figure, axis = plt.subplots(figsize=(12, 3.6))
     times = [at / 60 for at, _ in speed["samples"]]
-    axis.plot(times, [ms for _, ms in speed["samples"]], linewidth=0.6, color="#0b3d6e")
+    values = [ms for _, ms in speed["samples"]]
+    axis.plot(times, values, linewidth=0.5, color="#9aa9b8", label="each sample")
+    window = 15
+    medians = [statistics.median(values[max(0, i - window // 2):i + window // 2 + 1]) for i in range(len(values))]
+    axis.plot(times, medians, linewidth=1.6, color="#0b3d6e", label=f"running median of {window}")
+    if speed["fastest_ms"]:
+        axis.axhline(speed["fastest_ms"], color="#c0392b", linewidth=0.8, linestyle=":", label="fastest sample")
+    top = max(values) * 1.25
     benchmarks = [(name, period) for name, period in speed["periods"].items() if " " not in name]  # not the sub-periods
     for index, (name, period) in enumerate(benchmarks):
         axis.axvspan(period["from_s"] / 60, period["to_s"] / 60, color=("#dfe8f1", "#f1ecdf")[index % 2], zorder=0)
-        axis.text((period["from_s"] + period["to_s"]) / 120, axis.get_ylim()[1], name, ha="center", va="top", fontsize=8)
-    axis.set_ylim(0, axis.get_ylim()[1] * 1.1)
+        axis.text((period["from_s"] + period["to_s"]) / 120, top * (0.97 if index % 2 == 0 else 0.90), name, ha="center", va="top", fontsize=8)
+    axis.set_ylim(0, top)
     axis.set_xlabel("minutes into the run")
     axis.set_ylabel("reference work, ms of CPU")
     axis.set_title("machine speed during the run (lower is faster)")
+    axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)
