@@ -236,8 +236,9 @@ class MemberHost:
             self.cut_off += 1
             await self.host.disconnect(ID.from_base58(peer))
 
-    async def send(self, peer: str, protocol: TProtocol, payload: bytes, *, expect_answer: bool = False) -> bytes | None:
-        """Send one framed message to ``peer``; with ``expect_answer`` read one framed answer.
+    async def send(self, peer: str, protocol: TProtocol, payload: bytes | list[bytes], *, expect_answer: bool = False) -> bytes | None:
+        """Send one framed message to ``peer`` (or several one-way messages, in one write); with ``expect_answer``
+        read one framed answer.
 
         One-way messages share a long-lived stream per (peer, protocol) — opening a stream costs a
         protocol negotiation (~3.6 ms per message measured) — and a failed stream is replaced once.
@@ -249,6 +250,7 @@ class MemberHost:
             return None
         if not expect_answer:
             key = (peer, protocol)
+            data = b"".join(frame(one) for one in payload) if isinstance(payload, list) else frame(payload)
             async with self._locks[key]:
                 for attempt in (1, 2):
                     stream = self._outbound.get(key)
@@ -256,7 +258,7 @@ class MemberHost:
                         stream = await self.host.new_stream(ID.from_base58(peer), [protocol])
                         self._outbound[key] = stream
                     try:
-                        await stream.write(frame(payload))
+                        await stream.write(data)
                         return None
                     except Exception:
                         self._outbound.pop(key, None)
@@ -267,6 +269,8 @@ class MemberHost:
                         if attempt == 2:
                             raise
             return None
+        if isinstance(payload, list):
+            raise ValueError("a request is one message")
         stream = await self.host.new_stream(ID.from_base58(peer), [protocol])
         try:
             await stream.write(frame(payload))
