@@ -9,8 +9,8 @@ import pytest
 import trio
 
 from node.bft import COALESCE_MAX, TX, BftEngine
-from node.p2p.host import CONSENSUS, SYNC, MemberHost
-from tests.network.test_p2p_host import connected, two_members
+from node.p2p.host import CONSENSUS, SYNC
+from tests.network.test_p2p_host import b_connected_to_a
 
 
 class RecordingHost:
@@ -50,7 +50,6 @@ def test_a_long_queue_is_cut_into_writes_of_at_most_coalesce_max() -> None:
 
 
 def test_messages_written_together_arrive_one_by_one() -> None:
-    a, b, members, port_a, port_b = two_members()
     received: list[bytes] = []
     refused: dict = {}
 
@@ -59,23 +58,16 @@ def test_messages_written_together_arrive_one_by_one() -> None:
         return None
 
     async def main() -> None:
-        host_a = MemberHost(a, members, ("127.0.0.1", port_a))
-        host_b = MemberHost(b, members, ("127.0.0.1", port_b), {a.peer_id: f"/ip4/127.0.0.1/tcp/{port_a}/p2p/{a.peer_id}"})
-        host_a.handle(CONSENSUS, on_consensus)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(host_a.run)
-            await nursery.start(host_b.run)
-            await connected(host_b, a.peer_id)
-            await host_b.send(a.peer_id, CONSENSUS, b"first")
-            await host_b.send(a.peer_id, CONSENSUS, [b"second", b"", b"x" * 100_000, b"fourth"])
-            await host_b.send(a.peer_id, CONSENSUS, b"fifth")
+        async with b_connected_to_a(on_consensus) as (_, host_b, a, _b):
+            await host_b.send(a, CONSENSUS, b"first")
+            await host_b.send(a, CONSENSUS, [b"second", b"", b"x" * 100_000, b"fourth"])
+            await host_b.send(a, CONSENSUS, b"fifth")
             with pytest.raises(ValueError, match="one message"):
-                await host_b.send(a.peer_id, SYNC, [b"a", b"b"], expect_answer=True)
+                await host_b.send(a, SYNC, [b"a", b"b"], expect_answer=True)
             refused["request"] = True
             with trio.fail_after(10):
                 while len(received) < 6:
                     await trio.sleep(0.02)
-            nursery.cancel_scope.cancel()
 
     trio.run(main)
     assert received == [b"first", b"second", b"", b"x" * 100_000, b"fourth", b"fifth"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 
 import trio
 
 from node.crypto.peer_id import P2PIdentity
 from node.errors import ValidationError
 from node.harness import free_port_block
-from node.p2p.host import CONSENSUS, MAX_STRIKES, SYNC, MemberHost
+from node.p2p.host import CONSENSUS, MAX_STRIKES, SYNC, Handler, MemberHost
 
 
 def ports(count: int) -> list[int]:
@@ -25,6 +27,22 @@ async def connected(host: MemberHost, peer: str) -> None:
     with trio.fail_after(20):
         while peer not in host.connected:
             await trio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def b_connected_to_a(on_consensus: Handler) -> AsyncIterator[tuple[MemberHost, MemberHost, str, str]]:
+    """Two members on loopback, a handling consensus messages with ``on_consensus`` and b connected to it:
+    (host a, host b, a's peer id, b's peer id); both stop when the block ends."""
+    a, b, members, port_a, port_b = two_members()
+    host_a = MemberHost(a, members, ("127.0.0.1", port_a))
+    host_b = MemberHost(b, members, ("127.0.0.1", port_b), {a.peer_id: f"/ip4/127.0.0.1/tcp/{port_a}/p2p/{a.peer_id}"})
+    host_a.handle(CONSENSUS, on_consensus)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(host_a.run)
+        await nursery.start(host_b.run)
+        await connected(host_b, a.peer_id)
+        yield host_a, host_b, a.peer_id, b.peer_id
+        nursery.cancel_scope.cancel()
 
 
 def test_members_talk_by_host_name_and_garbage_gets_a_peer_disconnected() -> None:
@@ -84,7 +102,6 @@ def test_an_oversized_or_unfinished_frame_is_a_strike_and_never_read_into_memory
     import node.p2p.host as host_module
 
     monkeypatch.setattr(host_module, "READ_TIMEOUT_S", 1.0)
-    a, b, members, port_a, port_b = two_members()
     handled: list[bytes] = []
     outcome: dict = {}
 
@@ -92,28 +109,21 @@ def test_an_oversized_or_unfinished_frame_is_a_strike_and_never_read_into_memory
         handled.append(payload)
 
     async def main() -> None:
-        host_a = MemberHost(a, members, ("127.0.0.1", port_a))
-        host_b = MemberHost(b, members, ("127.0.0.1", port_b), {a.peer_id: f"/ip4/127.0.0.1/tcp/{port_a}/p2p/{a.peer_id}"})
-        host_a.handle(CONSENSUS, on_consensus)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(host_a.run)
-            await nursery.start(host_b.run)
-            await connected(host_b, a.peer_id)
+        async with b_connected_to_a(on_consensus) as (host_a, host_b, a, b):
             from libp2p.peer.id import ID
 
-            stream = await host_b.host.new_stream(ID.from_base58(a.peer_id), [CONSENSUS])
+            stream = await host_b.host.new_stream(ID.from_base58(a), [CONSENSUS])
             await stream.write(struct.pack(">I", host_module.MAX_FRAME + 1) + b"x" * 100)  # 8 MiB + 1 announced
             with trio.fail_after(5):
-                while host_a.strikes.get(b.peer_id, 0) < 1:
+                while host_a.strikes.get(b, 0) < 1:
                     await trio.sleep(0.05)
-            outcome["oversized"] = host_a.strikes[b.peer_id]
-            stream = await host_b.host.new_stream(ID.from_base58(a.peer_id), [CONSENSUS])
+            outcome["oversized"] = host_a.strikes[b]
+            stream = await host_b.host.new_stream(ID.from_base58(a), [CONSENSUS])
             await stream.write(struct.pack(">I", 1000) + b"only part of it")  # and then nothing more
             with trio.fail_after(5):
-                while host_a.strikes.get(b.peer_id, 0) < 2:
+                while host_a.strikes.get(b, 0) < 2:
                     await trio.sleep(0.05)
-            outcome["unfinished"] = host_a.strikes[b.peer_id]
-            nursery.cancel_scope.cancel()
+            outcome["unfinished"] = host_a.strikes[b]
 
     trio.run(main)
     assert outcome == {"oversized": 1, "unfinished": 2} and handled == []
