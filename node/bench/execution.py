@@ -30,10 +30,11 @@ def _sign_batch(accounts: list, start_nonces: list[int], count: int, to: bytes, 
                                  chain_id).raw_transaction) for i in range(count)]
 
 
-def _ceiling(count: int, chain_id: int, repeats: int = 3) -> float:
-    """py-evm applying ``count`` signed one-slot writes in-process (decode and sender recovery included), tx/s: the
-    best of ``repeats`` runs on fresh states, since a ceiling is what the machine can do, and single runs on a shared
-    2-core machine varied 1.7× within one suite."""
+def _ceiling(count: int, chain_id: int, repeats: int = 3) -> list[float]:
+    """py-evm applying ``count`` signed one-slot writes in-process (decode and sender recovery included), tx/s of each
+    of ``repeats`` runs on fresh states (about a second each). The best counts, since a ceiling is what the machine
+    can do, and single runs on a shared 2-core machine varied 1.7× within one suite; the runs are reported too: a
+    best run can fall in one of the machine's brief fast spells, which a localnet running for minutes mostly misses."""
     from eth.constants import BLANK_ROOT_HASH
     from eth.db.atomic import AtomicDB
     from eth_account import Account
@@ -46,7 +47,7 @@ def _ceiling(count: int, chain_id: int, repeats: int = 3) -> float:
     contract = b"\x5a" * 20
     raws = _sign_batch(accounts, [0, 0, 0], count, contract, chain_id)
     suite = get_suite("gm")
-    best = 0.0
+    runs = []
     for _ in range(repeats):
         state = make_state(AtomicDB(), BLANK_ROOT_HASH, chain_id=chain_id, height=1, timestamp=1, coinbase=bytes(20), gas_limit=10**9)
         state.set_code(contract, ONE_SLOT_RUNTIME)
@@ -59,8 +60,8 @@ def _ceiling(count: int, chain_id: int, repeats: int = 3) -> float:
             assert not computation.is_error, computation.error
         state.persist()
         _ = state.state_root
-        best = max(best, count / (time.perf_counter() - started))
-    return best
+        runs.append(count / (time.perf_counter() - started))
+    return runs
 
 
 def _node(count: int, progress: Callable[[str], None]) -> dict:
@@ -125,12 +126,14 @@ def _node(count: int, progress: Callable[[str], None]) -> dict:
 def run(quick: bool, progress: Callable[[str], None]) -> dict:
     count = 600 if quick else 3000
     progress(f"ceiling: applying {count} one-slot writes directly to py-evm")
-    ceiling = _ceiling(count, 6600)
+    runs = _ceiling(count, 6600)
+    ceiling = max(runs)
     progress(f"ceiling {ceiling:.0f} tx/s; starting a solo node")
     node = _node(count, progress)
     return {
         "transactions": count,
         "ceiling_py_evm_per_s": round(ceiling, 1),
+        "ceiling_runs_per_s": [round(run, 1) for run in runs],
         "node_finalized_per_s": node["finalized_per_s"],
         "node_submit_per_s": node["submit_per_s"],
         "node_blocks": node["blocks"],
