@@ -3,11 +3,14 @@
 On a shared virtual machine the CPU time of the same code changes with what the host's other tenants do. Here, on an
 idle machine, the ingest workers' per-record work (``prepare_chunk`` on the same 5,000 records, 16 times in one
 process, 0.3 s apart) cost 25-27 µs of user time a record in some calls and 44-54 in others, with no page faults and
-no system time to tell them apart; this probe's work, timed every 0.25 s for 10 s, took 11-13 ms in the fast spells
-and 19-26 ms in the others, in step with a pure integer loop (2.5-3.3 vs 3.8-4.4 ms), and the machine spent most of
-that time in the slow state. A figure and its ceiling measured minutes apart can therefore differ by up to 2× for no
-reason in the code, which is why every ratio the suite reports comes from the same run, and why the run also records
-this probe: it says how fast the machine was while each benchmark (and each ceiling) ran.
+no system time to tell them apart; twice this probe's work, timed every 0.25 s for 10 s, took 11-13 ms in the fast
+spells and 19-26 ms in the others, in step with a pure integer loop (2.5-3.3 vs 3.8-4.4 ms). In the day's full runs
+the probe's fastest samples took 5.4-5.5 ms and its medians 10.0-10.5: mostly slow, with fast spells of a second or
+a few. A figure and its ceiling measured minutes apart can therefore differ by up to 2× for no reason in the code,
+which is why every ratio the suite reports comes from the same run, and why the run also records this probe: it says
+how fast the machine was while each benchmark (and each ceiling) ran. The py-evm ceiling is the best of three runs
+of about a second, so it can land in a fast spell that a localnet running for minutes mostly misses: in three runs
+whose probe medians were alike, the ceiling was 2,390, 3,437 and 3,031 tx/s (runs 1,951 / 1,864 / 2,972 in one).
 
 The probe is a process of its own (``python -m node.bench._speed``), so it never holds the GIL of the benchmark
 process, whose in-process ceilings run on one thread; it times itself in CPU time, so waiting for a core does not
