@@ -18,7 +18,6 @@ Everything here runs under trio, in the node's network thread.
 from __future__ import annotations
 
 import logging
-import os
 import struct
 from collections import defaultdict
 from typing import Awaitable, Callable, Mapping
@@ -34,6 +33,7 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.yamux.yamux import YamuxStream
 
 from node.crypto.peer_id import P2PIdentity
 from node.errors import YilianError
@@ -41,10 +41,28 @@ from node.p2p.faults import Faults
 
 log = logging.getLogger("yilian.p2p")
 
-# py-libp2p's yamux (0.8) by default answers every read with a WINDOW_UPDATE frame ("release on read"): one
-# extra encrypted frame back per message, which cost as much CPU as the messages themselves under load.
-# With it off, credit is returned go-yamux style, once half the window is consumed.
-os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
+
+async def _return_credit_at_half_window(self: YamuxStream, *, bytes_read: int = 0) -> None:
+    """Receive-window credit returned as go-yamux does (``GrowTo``): once the reader has consumed half the window,
+    in one WINDOW_UPDATE (py-libp2p's window auto-tuning kept). py-libp2p 0.8.1 instead answers nearly every read of a
+    small message with a WINDOW_UPDATE of its own — its "partial slack" branch, which ``PY_YAMUX_RELEASE_ON_READ=0``
+    does not turn off — so each consensus message cost a second encrypted frame back, written by the receiver and
+    parsed by the sender (one-way 150-byte messages in one process: ~25 % of their CPU)."""
+    half = max(1, self.target_recv_window // 2)
+    buffers = self.conn.stream_buffers
+    if self.target_recv_window - (self.recv_window + len(buffers.get(self.stream_id, b""))) < half:
+        return  # the common case, decided without the lock (nothing is awaited between reading the window and this)
+    async with self.window_lock:
+        buffered = len(buffers.get(self.stream_id, b""))
+        if self.target_recv_window - (self.recv_window + buffered) < half:
+            return  # (another reader of the stream returned it meanwhile)
+        total = self._grow_to_delta(buffered) + self._apply_autotune_epoch(buffered)
+    await self.send_window_update(total, skip_lock=True)
+
+
+if not all(hasattr(YamuxStream, name) for name in ("_auto_tune_and_send_window_update", "_grow_to_delta", "_apply_autotune_epoch")):
+    raise ImportError("this py-libp2p's yamux is not the one node.p2p.host adapts (libp2p==0.8.1, see pyproject.toml)")
+YamuxStream._auto_tune_and_send_window_update = _return_credit_at_half_window  # type: ignore[method-assign]
 
 CONSENSUS = TProtocol("/yilian/consensus/1")
 TX = TProtocol("/yilian/tx/1")
