@@ -121,8 +121,9 @@ class FrameReader:
         (length,) = _LENGTH.unpack_from(self.buffer)
         if length > limit:
             raise FrameError(f"frame of {length} bytes exceeds the limit of {limit}")
-        with trio.fail_after(READ_TIMEOUT_S):
-            await self._fill(_LENGTH.size + length, at_boundary=False)
+        if len(self.buffer) < _LENGTH.size + length:  # (usually the read that brought the header brought it all)
+            with trio.fail_after(READ_TIMEOUT_S):
+                await self._fill(_LENGTH.size + length, at_boundary=False)
         payload = bytes(self.buffer[_LENGTH.size:_LENGTH.size + length])
         del self.buffer[:_LENGTH.size + length]
         TRAFFIC["in"] += _LENGTH.size + length
