@@ -232,12 +232,52 @@ def test_a_batch_naming_a_held_or_repeated_local_id_is_refused_whole(tmp_path):
         items[7]["local_id"] = "bulk/0"  # held too, but refused for its rating: one problem, not two
         results, problems = serial.prepare(CUSTODIAN, KEY, bytes(range(16)), items)
         held = held_indices(store, CUSTODIAN, items)
-        assert held == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11]
+        assert held == ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11], [])
         with pytest.raises(CustodianError) as refused:
             store_prepared(store, items, bytes(range(16)), results, problems, held)
         found = refused.value.extra["problems"]
         assert [problem["index"] for problem in found] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11]
         assert found[7]["field"] == "records[7].record.rating" and "'bulk/10' is already held" in found[-1]["detail"]
         assert store.tree({"id": bytes(range(16)), "index": 0, "size": 12}) is None and not store.holds(results[10][0])  # type: ignore[index]
+    finally:
+        store.close()
+
+
+def test_requests_under_way_claim_their_record_ids_and_a_second_claimant_is_refused_for_them(tmp_path):
+    import types
+
+    from node.offchain.custodian import Claims, Custodian, CustodianError, held_indices, store_prepared
+    from node.offchain.store import DataStore
+
+    store = DataStore(tmp_path / "data", KEY)
+    try:
+        serial, claims = IngestPool(1), Claims()
+        first, second = [dict(item) for item in _items(POOL_MIN_BATCH)[:6]], [dict(item) for item in _items(POOL_MIN_BATCH)[4:6]]
+        second += [{**dict(first[0]), "local_id": "bulk/other"}]
+        assert held_indices(store, CUSTODIAN, first, (claims, b"A" * 16)) == ([], [])  # batch A under way, nothing written yet
+        held = held_indices(store, CUSTODIAN, second, (claims, b"B" * 16))  # batch B names bulk/4 and bulk/5 meanwhile
+        assert held == ([], [0, 1])
+        results, problems = serial.prepare(CUSTODIAN, KEY, b"B" * 16, second)
+        with pytest.raises(CustodianError) as refused:
+            store_prepared(store, second, b"B" * 16, results, problems, held)
+        found = refused.value.extra["problems"]
+        assert [problem["index"] for problem in found] == [0, 1] and "'bulk/4' is being ingested by another request" in found[0]["detail"]
+        claims.release(b"B" * 16)  # B gives up: it never held bulk/4 or bulk/5, so A keeps them
+        assert held_indices(store, CUSTODIAN, second, (claims, b"C" * 16)) == ([], [0, 1])
+        claims.release(b"C" * 16)
+
+        results, problems = serial.prepare(CUSTODIAN, KEY, b"A" * 16, first)
+        store_prepared(store, first, b"A" * 16, results, problems, held_indices(store, CUSTODIAN, first, (claims, b"A" * 16)))
+        claims.release(b"A" * 16)  # A is written (and, in a node, anchored): its ids are now simply held
+        assert held_indices(store, CUSTODIAN, second, (claims, b"D" * 16)) == ([0, 1], [])
+
+        # a single record's ingest claims its id too: refused (409) while a batch holds it, before touching the chain
+        service = types.SimpleNamespace(chain=types.SimpleNamespace(suite=get_suite("gm")))
+        custodian = Custodian(service, get_suite("gm").generate_key(), store, pool=serial)
+        item = {**dict(first[0]), "local_id": "bulk/single"}
+        assert custodian.claims.claim(b"E" * 16, [records.record_id_of(custodian.address)("bulk/single")]) == set()
+        with pytest.raises(CustodianError) as busy:
+            custodian.ingest(item)
+        assert busy.value.status == 409 and "'bulk/single' is being ingested by another request" in busy.value.detail
     finally:
         store.close()
