@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from chain_sdk.data import IN_FLIGHT
+
 
 @click.group("data")
 def command() -> None:
@@ -20,7 +22,7 @@ def command() -> None:
 @click.option("--type", "record_type", help="Record type of every row (needed for CSV; JSONL lines may carry 'type').")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True,
               help="Records per Merkle batch (one anchoring transaction each).")
-@click.option("--in-flight", type=click.IntRange(1, 8), default=2, show_default=True,
+@click.option("--in-flight", type=click.IntRange(1, 8), default=IN_FLIGHT, show_default=True,
               help="Batches sent at once: the node prepares the next while the chain finalizes the last (1 keeps the file's order).")
 def import_(file: Path, home: Path, url: str | None, record_type: str | None, batch_size: int, in_flight: int) -> None:
     """Bulk import FILE (.jsonl: {type, local_id, owner, record} per line; .csv: local_id, owner and the record's
