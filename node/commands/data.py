@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from chain_sdk.data import IN_FLIGHT
-
 
 @click.group("data")
 def command() -> None:
@@ -22,14 +20,14 @@ def command() -> None:
 @click.option("--type", "record_type", help="Record type of every row (needed for CSV; JSONL lines may carry 'type').")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True,
               help="Records per Merkle batch (one anchoring transaction each).")
-@click.option("--in-flight", type=click.IntRange(1, 8), default=IN_FLIGHT, show_default=True,
+@click.option("--in-flight", type=click.IntRange(1, 8), show_default="the SDK's, chain_sdk.data.IN_FLIGHT",
               help="Batches sent at once: the node prepares the next while the chain finalizes the last (1 keeps the file's order).")
-def import_(file: Path, home: Path, url: str | None, record_type: str | None, batch_size: int, in_flight: int) -> None:
+def import_(file: Path, home: Path, url: str | None, record_type: str | None, batch_size: int, in_flight: int | None) -> None:
     """Bulk import FILE (.jsonl: {type, local_id, owner, record} per line; .csv: local_id, owner and the record's
     fields as columns): validated against the data standard, anchored in Merkle batches, stored encrypted."""
     import time
 
-    from chain_sdk.data import DataService, ImportInterrupted, read_records
+    from chain_sdk.data import IN_FLIGHT, DataService, ImportInterrupted, read_records  # (chain_sdk loads in ~0.5 s: not for every command)
     from chain_sdk.errors import NodeError, SdkError
     from node.config import load_node_config
 
@@ -53,7 +51,7 @@ def import_(file: Path, home: Path, url: str | None, record_type: str | None, ba
             return ", ".join(f"{a + 1}-{min(a + batch_size, len(items))}" for a in sorted(starts)) or "none"
 
         try:
-            results = service.ingest_batches(items, batch_size=batch_size, in_flight=in_flight, progress=advance)
+            results = service.ingest_batches(items, batch_size=batch_size, in_flight=in_flight or IN_FLIGHT, progress=advance)
         except ImportInterrupted as exc:
             bar.render_finish()
             first_line = 2 if file.suffix.lower() == ".csv" else 1  # (a CSV file's header is line 1)
