@@ -15,7 +15,7 @@ from chain_sdk import gm, records
 from node import codec
 from node.crypto import get_suite, sm4
 from node.ledger.merkle import leaf_hash
-from node.offchain.ingest import POOL_MIN_BATCH, IngestPool, batch_leaf, prepare, prepare_chunk
+from node.offchain.ingest import POOL_MIN_BATCH, IngestPool, batch_leaf, prepare, prepare_chunk, shipped
 from node.offchain.store import RECORD, seal_entry
 
 CUSTODIAN = bytes.fromhex("11" * 20)
@@ -60,6 +60,24 @@ def test_the_pool_prepares_and_seals_what_the_serial_path_does(pool):
         assert leaf == leaf_hash(get_suite("gm"), batch_leaf(record_id, records.record_type("credit"), bytes.fromhex(OWNER[2:]),
                                                              entry["commitment"], 1))
         assert serial_leaf != leaf  # (the salts differ)
+
+
+def test_chunks_go_to_the_workers_as_json_only_where_it_reads_back_as_the_same_values():
+    import json
+    import math
+    import struct
+
+    import orjson
+
+    parsed = json.loads(json.dumps(_items(700) + [{"record": {"amount": 1234.5, "tiny": 5e-324, "zero": -0.0, "big": 2**64 - 1,
+                                                                "small": -(2**63), "name": "福州建工 \u00e9"}}]))
+    encoded = shipped(parsed)
+    assert isinstance(encoded, bytes) and orjson.loads(encoded) == parsed
+    back = orjson.loads(encoded)[-1]["record"]
+    assert struct.pack("<d", back["zero"]) == struct.pack("<d", -0.0) and back["tiny"] == 5e-324
+    for odd in (math.nan, math.inf, None, 2**64, -(2**63) - 1, "\ud800"):  # NaN as null, refused, or a null to keep
+        chunk = parsed[:3] + [{"record": {"value": odd}}]
+        assert shipped(chunk) is chunk
 
 
 def test_a_batch_seals_byte_for_byte_the_entry_a_single_ingest_would_store():
