@@ -119,6 +119,7 @@ class JsonRpcFastPath:
 
     def __init__(self, app: FastAPI) -> None:
         self.app = app
+        self._latency: dict[int, object] = {}  # status -> its labelled histogram (``labels()`` took ~0.9 % of a loaded node)
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/":
@@ -159,7 +160,10 @@ class JsonRpcFastPath:
                 return
             await problems.problem_response(500, "internal-error", "Internal error", "the node failed to answer; see its log", "/")(scope, receive, send)
         finally:
-            self.app.state.metrics.api_latency.labels("POST", "/", str(status)).observe(time.perf_counter() - started)
+            histogram = self._latency.get(status)
+            if histogram is None:
+                histogram = self._latency[status] = self.app.state.metrics.api_latency.labels("POST", "/", str(status))
+            histogram.observe(time.perf_counter() - started)  # type: ignore[attr-defined]
 
 
 def _instrument(app: FastAPI, metrics) -> None:  # type: ignore[no-untyped-def]
