@@ -78,10 +78,12 @@ collector_paused = _CollectorPause()
 """``with collector_paused(): ...`` around a bulk import's work (nestable, from any thread)."""
 
 
-def prepare(custodian: bytes, item: Any, where: str, record_id_of: Callable[[str], bytes] | None = None) -> tuple[bytes, dict]:
+def prepare(custodian: bytes, item: Any, where: str, record_id_of: Callable[[str], bytes] | None = None,
+            salt: bytes | None = None) -> tuple[bytes, dict]:
     """Validate one ``{type, local_id, owner, record}`` and make its entry: canonical bytes, a fresh salt, the SM3
     commitment; the record id is SM3(custodian ‖ local id) (``record_id_of``: ``records.record_id_of(custodian)``,
-    which a batch makes once). Raises ValidationError naming the field."""
+    which a batch makes once; ``salt``: 32 fresh random bytes, which a batch draws at once). Raises ValidationError
+    naming the field."""
     if not isinstance(item, dict):
         raise ValidationError(where.rstrip(".") or "body", "an object {type, local_id, owner, record}")
     record_type, local_id, owner, record = item.get("type"), item.get("local_id"), item.get("owner"), item.get("record")
@@ -103,7 +105,7 @@ def prepare(custodian: bytes, item: Any, where: str, record_id_of: Callable[[str
         record_id = (record_id_of or records.record_id_of(custodian))(local_id)
     except UnicodeEncodeError:  # JSON can carry a lone surrogate ("\ud800"), which UTF-8 cannot
         raise ValidationError(f"{where}local_id", "not valid Unicode text (a lone surrogate)") from None
-    salt = os.urandom(32)
+    salt = salt or os.urandom(32)
     try:
         canonical = records.canonical(record)  # type: ignore[arg-type]
     except UnicodeEncodeError:
@@ -142,9 +144,11 @@ def prepare_chunk(custodian: bytes, key: bytes, batch: bytes, size: int, items: 
     leaf_hash_of = leaf_hasher(get_suite("gm"))  # batch trees are SM3 on every chain (RecordRegistry.verifyInBatch)
     pack = msgpack.Packer(use_bin_type=True).pack
     with collector_paused():  # also in a worker process, which has its own collector
+        salts = os.urandom(32 * len(items))  # one system call, not one a record (~0.7 of ~30 µs)
         for index, item in enumerate(items, first):  # all prepared, then all sealed: ~10 % faster than each in turn
+            at = 32 * (index - first)
             try:
-                entries.append(prepare(custodian, item, f"records[{index}].", record_id_of))
+                entries.append(prepare(custodian, item, f"records[{index}].", record_id_of, salts[at : at + 32]))
             except ValidationError as exc:
                 entries.append(None)
                 problems.append({"index": index, "field": exc.field, "detail": exc.reason})
