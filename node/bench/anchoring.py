@@ -16,6 +16,10 @@ The largest batches (10,000; 1,000 with ``--quick``) are also counted in CPU tim
 process's share per batch and the rate the cores would allow at that cost, so that a figure below the target says
 whether the cores sat idle or the work per record is too much for them.
 
+The full suite also fills one data store with 1,000,000 records (:func:`store_growth`): the store's CPU a batch of
+10,000 as it fills, the last 100,000 against the first, which says whether long imports slow down as a center's
+store grows (with one LevelDB under random record ids they did, 2.5 → 75 ms of compaction a batch at 1 million).
+
 The ceiling (:func:`custodian_work_per_s`), measured in this process before and after the nodes run, the better of
 the two counting (the machine's speed drifts): the custodian's own work for a batch of 10,000 — prepare (validate,
 canonicalize, salt, commit), refuse ids already held, build the tree, seal, store in one synced write — on one core,
@@ -73,6 +77,43 @@ def custodian_work_per_s(size: int = 10_000, rounds: int = 3) -> float:
         finally:
             store.close()
     return size / best
+
+
+STORED_ENTRY_BYTES = 414  # a sealed entry of the benchmark's credit record: nonce, ~386 bytes of msgpack, tag
+
+
+def store_growth(batches: int = 100, size: int = 10_000, window: int = 10,
+                 progress: Callable[[str], None] | None = None) -> dict:
+    """What a custodian's data store costs a batch as it fills: ``batches`` batches of ``size`` records into one fresh
+    store, each the store's share of a bulk import — the duplicate check's lookup of every new id (in key order, as
+    :func:`held_indices`) and :meth:`DataStore.put_sealed` of the sealed entries and the batch's tree — with random
+    ids, entries of a credit record's size and a tree of that batch's size (neither prepared nor hashed: only the store
+    is measured). CPU of this whole process over each ``window`` of batches, LevelDB's compaction thread included, less
+    what making the batches cost the main thread: the first ``window`` batches against the last."""
+    per_window = []
+    with tempfile.TemporaryDirectory(prefix="yilian-bench-store-") as scratch:
+        store = DataStore(Path(scratch), os.urandom(16))
+        try:
+            for first in range(0, batches, window):
+                spent, making = time.process_time(), 0.0
+                for _ in range(window):
+                    started = time.thread_time()
+                    ids = [os.urandom(32) for _ in range(size)]
+                    boxes = [(record_id, os.urandom(STORED_ENTRY_BYTES)) for record_id in ids]
+                    levels = [ids]
+                    while len(levels[-1]) > 1:
+                        levels.append(levels[-1][: (len(levels[-1]) + 1) // 2])
+                    making += time.thread_time() - started
+                    held = [record_id for record_id in sorted(ids) if store.holds(record_id)]
+                    assert not held  # random ids: a hit would mean the store is broken
+                    store.put_sealed(boxes, tree=(os.urandom(16), levels))
+                per_window.append((time.process_time() - spent - making) / window)
+                if progress is not None and (first + window) % (batches // 2) == 0:
+                    progress(f"store growth: {(first + window) * size:,} records stored, {1000 * per_window[-1]:.0f} ms of CPU a batch")
+        finally:
+            store.close()
+    return {"records": batches * size, "cpu_ms_per_batch_first": round(1000 * per_window[0], 1),
+            "cpu_ms_per_batch_last": round(1000 * per_window[-1], 1), "ratio_last_vs_first": round(per_window[-1] / per_window[0], 2)}
 
 
 class CpuMeter:
@@ -183,6 +224,10 @@ def run(quick: bool, progress: Callable[[str], None], speed: SpeedProbe | None =
                                    "ratio_vs_solo": round(on_four / results["batch_10000"]["records_per_s"], 2), **cpu,
                                    "in_flight": {**in_flight, "ratio_vs_one_at_a_time": round(in_flight["records_per_s"] / on_four, 2)},
                                    "ratio_vs_target": round(in_flight["records_per_s"] / 20_000, 2)}
+    if not quick:
+        progress("store growth: 100 batches of 10,000 into one data store (its lookups, writes and compaction)")
+        with period(speed, "anchoring store growth"):
+            results["store_growth"] = store_growth(progress=progress)
     progress("ceiling again, after the nodes")
     with period(speed, "anchoring ceiling after"):
         ceiling = max(ceiling_before, custodian_work_per_s())

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from node.bench.anchoring import CpuMeter
+from node.bench.anchoring import CpuMeter, store_growth
 from node.harness import descendants
 
 # a parent that starts a child busy for a while, then waits for it (the shape of a node and its ingest workers)
@@ -36,3 +36,11 @@ def test_the_meter_counts_a_node_and_its_workers_apart() -> None:
     finally:
         os.kill(worker, signal.SIGKILL)
         parent.wait(10)
+
+
+def test_store_growth_fills_one_store_and_compares_its_last_batches_with_its_first() -> None:
+    said: list[str] = []
+    figures = store_growth(batches=4, size=300, window=2, progress=said.append)
+    assert figures["records"] == 1200 and figures["cpu_ms_per_batch_first"] > 0 and figures["cpu_ms_per_batch_last"] > 0
+    assert abs(figures["ratio_last_vs_first"] - figures["cpu_ms_per_batch_last"] / figures["cpu_ms_per_batch_first"]) < 0.02
+    assert len(said) == 2 and said[0].startswith("store growth: 600 records stored") and "1,200 records stored" in said[1]
