@@ -42,5 +42,6 @@ def test_store_growth_fills_one_store_and_compares_its_last_batches_with_its_fir
     said: list[str] = []
     figures = store_growth(batches=4, size=300, window=2, progress=said.append)
     assert figures["records"] == 1200 and figures["cpu_ms_per_batch_first"] > 0 and figures["cpu_ms_per_batch_last"] > 0
-    assert abs(figures["ratio_last_vs_first"] - figures["cpu_ms_per_batch_last"] / figures["cpu_ms_per_batch_first"]) < 0.02
+    first, last, ratio = figures["cpu_ms_per_batch_first"], figures["cpu_ms_per_batch_last"], figures["ratio_last_vs_first"]
+    assert abs(ratio * first - last) <= 0.1 * last + 0.1  # the same ratio, but for rounding (0.1 ms, 0.01) of small figures
     assert len(said) == 2 and said[0].startswith("store growth: 600 records stored") and "1,200 records stored" in said[1]
