@@ -173,8 +173,9 @@ def shipped(items: list) -> bytes | list:
     holding one of those, or any null, goes pickled. A chunk of 5,000 records costs the node ~2 ms to encode, against
     ~11 ms to pickle, and its worker ~12 ms to read, against ~15 to unpickle; the node's pickling was ~13 % of its
     GIL time during a 4-validator import."""
-    try:
-        encoded = orjson.dumps(items)
+    try:  # (the options refuse what JSON parsing never makes, so that it travels pickled, as it is)
+        encoded = orjson.dumps(items, option=orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME
+                               | orjson.OPT_PASSTHROUGH_DATACLASS)
     except TypeError:  # (orjson.JSONEncodeError)
         return items
     return items if b"null" in encoded else encoded
@@ -240,9 +241,9 @@ class IngestPool:
 
     def prepare(self, custodian: bytes, key: bytes, batch: bytes, items: list,
                 meanwhile: Callable[[], None] | None = None) -> tuple[Prepared, list[dict]]:
-        """:func:`prepare_chunk` over all ``items`` (parsed JSON) of batch ``batch``, in parallel when worth it (same result either
-        way, salts apart). ``meanwhile()`` runs in the calling thread while the workers prepare (first, without them);
-        what it raises is raised here."""
+        """:func:`prepare_chunk` over all ``items`` (as parsed from JSON) of batch ``batch``, in parallel when worth it
+        (same result either way, salts apart). ``meanwhile()`` runs in the calling thread while the workers prepare
+        (first, without them); what it raises is raised here."""
         size = len(items)
         futures = None
         if self.usable(size):

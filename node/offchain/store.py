@@ -9,9 +9,9 @@ hashes, so any record's inclusion path is read, not recomputed, and not stored 1
 the root; ``n/<nonce>`` → expiry of a seen access-request nonce (replay guard).
 
 A batch's sealed entries go to a second LevelDB (``entries/`` inside the store's directory), :data:`CHUNK` of them to
-a value (a msgpack list) under sequential keys (batch sequence number, chunk): new batches only ever append there, so LevelDB moves their tables down
-its levels without rewriting them, while the index of random record ids it does keep compacting is ~10× smaller than
-the entries. With one database, every new table of random ids overlapped all older ones: over a long import the
+a value (a msgpack list) under sequential keys (batch sequence number, chunk): new batches only ever append there,
+so LevelDB moves their tables down its levels without rewriting them, while the index of random record ids it does
+keep compacting is ~10× smaller than the entries. With one database, every new table of random ids overlapped all older ones: over a long import the
 custodian's CPU per batch of 10,000 grew with the store (in a node, 283 → 484 ms from 120,000 to 960,000 records,
 LevelDB's compaction and the duplicate check's lookups most of the growth). The entries are written and synced
 first, then the index that points at them, so a node killed in between leaves unreachable entries, never an index
@@ -101,7 +101,8 @@ class DataStore:
         except plyvel.Error as exc:
             raise DataStoreError(f"cannot open the data store at {path}: {exc}; is another node using this directory?") from None
         try:  # read at known keys only (no bloom filter needed), written in key order
-            self.entries = plyvel.DB(str(path / ENTRIES_DIR), create_if_missing=True, compression=None, write_buffer_size=WRITE_BUFFER_BYTES)
+            self.entries = plyvel.DB(str(path / ENTRIES_DIR), create_if_missing=True, compression=None,
+                                     write_buffer_size=WRITE_BUFFER_BYTES)
         except plyvel.Error as exc:
             self.db.close()
             raise DataStoreError(f"cannot open the data store's entries at {path / ENTRIES_DIR}: {exc}") from None
