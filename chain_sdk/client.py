@@ -16,19 +16,24 @@ VALIDITY_BLOCKS = 10_000  # a transaction signed now may be included within this
 _ORJSON_AS_JSON = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-def encode_body(body: Any) -> bytes:
-    """A request body as JSON (UTF-8): what ``json.dumps`` sends, made by orjson (a bulk import's batch of 10,000
-    records: ~3 instead of ~38 ms of the client's CPU). What orjson would write differently goes through ``json.dumps``:
-    what it refuses with the options above (integers beyond 64 bits, subclasses of str/int/dict/list, datetimes,
-    dataclasses, non-string keys, lone surrogates) and any output holding ``null``, since orjson writes NaN and the
-    infinities as ``null`` where ``json.dumps`` writes ``NaN``/``Infinity`` (a record with a real null just takes the
-    slower path). Floats parse back to the same values either way; orjson also writes UUIDs and enums, which
+def exact_orjson(value: Any) -> bytes | None:
+    """orjson's JSON of ``value`` (~12× faster than ``json.dumps`` for a bulk import's batch) when it is what
+    ``json.dumps`` would write, value for value, else None: orjson refuses, with the options above, integers beyond
+    64 bits, subclasses of str/int/dict/list, datetimes, dataclasses, non-string keys and lone surrogates, and it writes
+    NaN and the infinities as ``null``, so any output holding ``null`` is refused too (a value with a real null just
+    takes the slower path). Floats parse back to the same values either way; orjson also writes UUIDs and enums, which
     ``json.dumps`` refuses."""
     try:
-        encoded = orjson.dumps(body, option=_ORJSON_AS_JSON)
+        encoded = orjson.dumps(value, option=_ORJSON_AS_JSON)
     except TypeError:  # (orjson.JSONEncodeError)
-        return json.dumps(body).encode()
-    return json.dumps(body).encode() if b"null" in encoded else encoded
+        return None
+    return None if b"null" in encoded else encoded
+
+
+def encode_body(body: Any) -> bytes:
+    """A request body as JSON (UTF-8): :func:`exact_orjson`'s where it gives one (a batch of 10,000 records: ~3
+    instead of ~38 ms of the client's CPU), else ``json.dumps``'s."""
+    return exact_orjson(body) or json.dumps(body).encode()
 
 
 class Session:

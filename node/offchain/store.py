@@ -67,6 +67,12 @@ def _writing(path: Path):  # type: ignore[no-untyped-def]
     return guard()
 
 
+def _chunk(location: bytes) -> tuple[bytes, int]:
+    """(the key of the entries database's value holding the entry at ``location``, the entry's slot in it)."""
+    place = int.from_bytes(location[8:], "big")
+    return location[:8] + (place // CHUNK).to_bytes(4, "big"), place % CHUNK
+
+
 def _pack(boxes: list[bytes]) -> bytes:
     return msgpack.packb(boxes, use_bin_type=True)
 
@@ -160,8 +166,8 @@ class DataStore:
         ``whole_chunks``: drop the chunks holding them outright (a batch taken back)."""
         chunks: dict[bytes, list[int]] = {}
         for location in locations:
-            place = int.from_bytes(location[8:], "big")
-            chunks.setdefault(location[:8] + (place // CHUNK).to_bytes(4, "big"), []).append(place % CHUNK)
+            key, slot = _chunk(location)
+            chunks.setdefault(key, []).append(slot)
         if not chunks:
             return
         with self._chunk_lock, self.entries.write_batch(transaction=True, sync=True) as changed:  # (read-modify-write)
@@ -177,10 +183,9 @@ class DataStore:
                     changed.delete(key)
 
     def _entry(self, location: bytes) -> bytes | None:
-        place = int.from_bytes(location[8:], "big")
-        stored = self.entries.get(location[:8] + (place // CHUNK).to_bytes(4, "big"))
+        key, slot = _chunk(location)
+        stored = self.entries.get(key)
         boxes = [] if stored is None else msgpack.unpackb(stored)
-        slot = place % CHUNK
         return (boxes[slot] or None) if slot < len(boxes) else None  # (b"": blanked)
 
     def delete_many(self, record_ids: list[bytes], batch_id: bytes | None = None) -> None:
