@@ -15,12 +15,11 @@ import time
 from typing import Callable, Iterator, Sequence
 
 from eth.constants import BLANK_ROOT_HASH
-from eth.db.account import AccountDB
 from eth_utils import ValidationError as EthValidationError
 
 from node.config import Genesis
 from node.errors import ValidationError
-from node.execution.evm import gas_used_by, make_state
+from node.execution.evm import YilianAccountDB, gas_used_by, make_state
 from node.execution.system import ValidatorUpdate, registry_admits, validator_set_at, validator_updates
 from node.execution.transactions import ChainTx, PlainEvmTransaction, decode_transaction, tx_hash
 from node.ledger.db import StagedStateDB
@@ -331,7 +330,7 @@ class Executor:
         cached = self._head_accounts
         if cached is None or cached[0] != head:
             header = self.store.header(head[0])  # type: ignore[index]
-            cached = (head, AccountDB(StagedStateDB(self.store.db), header.state_root))  # type: ignore[union-attr]
+            cached = (head, YilianAccountDB(StagedStateDB(self.store.db), header.state_root))  # type: ignore[union-attr]
             self._head_accounts = cached
         return cached[1]
 
