@@ -131,10 +131,10 @@ def test_node_decoder_refuses_what_is_not_one_list() -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 2), st.integers(0, 10**6)), min_size=1, max_size=60))
+@given(st.lists(st.tuples(st.integers(0, 7), st.integers(0, 3), st.integers(0, 10**6)), min_size=1, max_size=60))
 def test_account_state_roots_match_py_evm(operations: list) -> None:
-    """Nonces, balances, storage and code on a few accounts, persisted block by block: YilianAccountDB's roots are
-    py-evm's AccountDB's."""
+    """Nonces, balances and storage set and accounts deleted on a few accounts, persisted block by block:
+    YilianAccountDB's roots are py-evm's AccountDB's."""
     addresses = [bytes([i]) * 20 for i in range(8)]
     ours, theirs = YilianAccountDB(AtomicDB(), BLANK_ROOT_HASH), AccountDB(AtomicDB(), BLANK_ROOT_HASH)
     for step, (who, kind, amount) in enumerate(operations):
@@ -144,8 +144,10 @@ def test_account_state_roots_match_py_evm(operations: list) -> None:
                 db.set_balance(address, amount)
             elif kind == 1:
                 db.set_storage(address, amount % 5, amount)
-            else:
+            elif kind == 2:
                 db.set_nonce(address, amount)
+            else:
+                db.delete_account(address)
             if step % 7 == 6:
                 db.persist()
         if step % 7 == 6:
