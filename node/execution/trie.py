@@ -121,7 +121,7 @@ class FastHexaryTrie(HexaryTrie):
         if root == BLANK_NODE_HASH:
             return b""
         path, at = key.hex(), 0
-        node = self._load(root, root, key, path, at)
+        node = self._load(root, root, path, at)
         while True:
             if len(node) == 17:
                 if at == len(path):
@@ -138,15 +138,16 @@ class FastHexaryTrie(HexaryTrie):
                     return b""
                 at += len(rest)
                 child = node[1]
-            node = child if isinstance(child, list) else self._load(child, root, key, path, at)
+            node = child if isinstance(child, list) else self._load(child, root, path, at)
 
-    def _load(self, reference: bytes, root: bytes, key: bytes, path: str, at: int) -> list:
+    def _load(self, reference: bytes, root: bytes, path: str, at: int) -> list:
+        """The node ``reference`` points at, met at the first ``at`` digits of the key ``path`` (hex) under ``root``."""
         if len(reference) < 32:  # (an embedded node that arrived as its RLP)
             return decode_node(reference)
         try:
             return decode_node(self.db[reference])
         except KeyError:
-            raise MissingTrieNode(reference, root, key, tuple(_NIBBLE[c] for c in path[:at])) from None
+            raise MissingTrieNode(reference, root, bytes.fromhex(path), tuple(_NIBBLE[c] for c in path[:at])) from None
 
     @contextlib.contextmanager
     def squash_changes(self) -> Iterator["_Batch"]:
@@ -167,7 +168,7 @@ class FastHexaryTrie(HexaryTrie):
             return
         items = sorted((key.hex(), value) for key, value in changes.items())
         root = self.root_hash
-        current = None if root == BLANK_NODE_HASH else self._load(root, root, bytes.fromhex(items[0][0]), "", 0)
+        current = None if root == BLANK_NODE_HASH else self._load(root, root, items[0][0], 0)
         new_root = self._update(current, items, 0)
         encoded = encode_node(new_root)
         root_hash = keccak256(encoded)
@@ -188,7 +189,7 @@ class FastHexaryTrie(HexaryTrie):
             return None
         if isinstance(reference, list):
             return reference
-        return self._load(reference, self.root_hash, bytes.fromhex(path), path, depth)
+        return self._load(reference, self.root_hash, path, depth)
 
     def _update(self, node: list | None, items: list[tuple[str, bytes]], depth: int) -> list:
         """``node`` (None: blank) with ``items`` (sorted hex paths sharing their first ``depth`` digits, values)
