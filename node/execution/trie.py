@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from rlp.codec import length_prefix
 from trie import HexaryTrie
 from trie.constants import BLANK_NODE_HASH
 from trie.exceptions import MissingTrieNode
@@ -78,23 +79,15 @@ def _list_at(data: bytes, pos: int) -> tuple[list, int]:
 def _encode_item(item: bytes | list) -> bytes:
     if isinstance(item, list):
         return encode_node(item)
-    size = len(item)
-    if size == 1 and item[0] < 0x80:
+    if len(item) == 1 and item[0] < 0x80:
         return item
-    if size < 56:
-        return bytes((0x80 + size,)) + item
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((0xB7 + len(length),)) + length + item
+    return length_prefix(len(item), 0x80) + item
 
 
 def encode_node(node: list) -> bytes:
     """The RLP of a trie node (a list of byte strings and embedded nodes)."""
     payload = b"".join([_encode_item(item) for item in node])
-    size = len(payload)
-    if size < 56:
-        return bytes((0xC0 + size,)) + payload
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((0xF7 + len(length),)) + length + payload
+    return length_prefix(len(payload), 0xC0) + payload
 
 
 def _hex_prefix(path: str, leaf: bool) -> bytes:
