@@ -1,5 +1,6 @@
-"""The state's account trie, read and updated in one pass: py-trie's :class:`HexaryTrie` with a faster ``get`` and a
-batch ``squash_changes``, giving the same nodes and the same roots.
+"""The state's tries read, and a block's account writes applied, in one pass: py-trie's :class:`HexaryTrie` with a
+faster ``get`` and a batch ``squash_changes``, giving the same nodes and the same roots (the account trie uses both,
+contract storage the reads).
 
 py-trie walks a key's path one generic step at a time (nibble tuples built by generators, pyrlp, validation and
 pruning bookkeeping on every node): on this machine ~170 µs to read an account and ~500 µs to write one in a trie of
@@ -214,10 +215,9 @@ class FastHexaryTrie(HexaryTrie):
             split = [_hex_prefix(rest[shared:], False), node[1]]
             return [_hex_prefix(rest[:shared], False), self._reference(self._update(split, items, depth + shared))]
         branch: list = [b""] * 17
-        tail = rest[1:]
-        branch[_NIBBLE[rest[0]]] = [_hex_prefix(tail, False), node[1]] if tail else node[1]
+        slot, tail = _NIBBLE[rest[0]], rest[1:]
+        branch[slot] = [_hex_prefix(tail, False), node[1]] if tail else node[1]
         new = self._update(branch, items, depth)
-        slot = _NIBBLE[rest[0]]
         if tail and new[slot] is branch[slot]:  # the extension's remainder took no write: point at it properly
             new[slot] = self._reference(branch[slot])
         return new
@@ -269,9 +269,6 @@ class _Batch:
         if value is _DELETE:
             return b""
         return value if value is not None else self.trie.get(key)  # type: ignore[return-value]
-
-    def get(self, key: bytes) -> bytes:
-        return self[key]
 
     def __contains__(self, key: bytes) -> bool:
         return self[key] != b""
