@@ -92,10 +92,13 @@ def _localnet_figure(plt, outcome: dict, path: Path) -> None:  # type: ignore[no
     targets = [figures.get("target_per_s") for _, figures in sizes]
     peaks.scatter([label for label, target in zip(labels, targets) if target], [target for target in targets if target],
                   marker="_", s=900, color="#c0392b", label="target 0.7 × ceiling × cores ÷ N", zorder=3)
-    peaks.set_ylim(0, 1.3 * max([figures["peak_per_s"] for _, figures in sizes] + [t for t in targets if t]))  # room for the legend
+    concurrent = [figures.get("ceiling_concurrent", {}).get("per_s") for _, figures in sizes]
+    peaks.scatter([label for label, limit in zip(labels, concurrent) if limit], [limit for limit in concurrent if limit],
+                  marker="_", s=900, color="#27ae60", label="N processes only executing (measured)", zorder=3)
+    peaks.set_ylim(0, 1.3 * max([figures["peak_per_s"] for _, figures in sizes] + [t for t in targets + concurrent if t]))  # room for the legend
     peaks.set_ylabel("tx/s")
     peaks.legend(fontsize=8)
-    peaks.set_title("peak and target")
+    peaks.set_title("peak, target and the execution-only limit")
     figure.suptitle("yilian bench localnet")
     figure.tight_layout()
     figure.savefig(path, dpi=90)

@@ -35,33 +35,90 @@ def _ceiling(count: int, chain_id: int, repeats: int = 3) -> list[float]:
     of ``repeats`` runs on fresh states (about a second each). The best counts, since a ceiling is what the machine
     can do, and single runs on a shared 2-core machine varied 1.7× within one suite; the runs are reported too: a
     best run can fall in one of the machine's brief fast spells, which a localnet running for minutes mostly misses."""
-    from eth.constants import BLANK_ROOT_HASH
-    from eth.db.atomic import AtomicDB
-    from eth_account import Account
+    raws, contract = _ceiling_load(count, chain_id)
+    return [count / _apply_in_process(raws, contract, chain_id)[0] for _ in range(repeats)]
 
-    from node.execution.evm import make_state
-    from node.execution.transactions import decode_transaction
-    from node.crypto import get_suite
+
+def _ceiling_load(count: int, chain_id: int) -> tuple[list[bytes], bytes]:
+    """The ceiling's transactions (three fresh senders, signed in turn) and the address its contract gets."""
+    from eth_account import Account
 
     accounts = [Account.create() for _ in range(3)]
     contract = b"\x5a" * 20
-    raws = _sign_batch(accounts, [0, 0, 0], count, contract, chain_id)
+    return _sign_batch(accounts, [0, 0, 0], count, contract, chain_id), contract
+
+
+def _apply_in_process(raws: list[bytes], contract: bytes, chain_id: int) -> tuple[float, float]:
+    """Apply ``raws`` to a fresh in-memory state holding the one-slot contract, then compute the state root: (seconds,
+    CPU seconds of this thread)."""
+    from eth.constants import BLANK_ROOT_HASH
+    from eth.db.atomic import AtomicDB
+
+    from node.crypto import get_suite
+    from node.execution.evm import make_state
+    from node.execution.transactions import decode_transaction
+
     suite = get_suite("gm")
-    runs = []
-    for _ in range(repeats):
-        state = make_state(AtomicDB(), BLANK_ROOT_HASH, chain_id=chain_id, height=1, timestamp=1, coinbase=bytes(20), gas_limit=10**9)
-        state.set_code(contract, ONE_SLOT_RUNTIME)
-        state.persist()
-        started = time.perf_counter()
-        for raw in raws:
-            tx = decode_transaction(raw, suite, chain_id)
-            state.lock_changes()
-            computation = state.apply_transaction(tx.evm)
-            assert not computation.is_error, computation.error
-        state.persist()
-        _ = state.state_root
-        runs.append(count / (time.perf_counter() - started))
-    return runs
+    state = make_state(AtomicDB(), BLANK_ROOT_HASH, chain_id=chain_id, height=1, timestamp=1, coinbase=bytes(20), gas_limit=10**9)
+    state.set_code(contract, ONE_SLOT_RUNTIME)
+    state.persist()
+    started, cpu = time.perf_counter(), time.thread_time()
+    for raw in raws:
+        tx = decode_transaction(raw, suite, chain_id)
+        state.lock_changes()
+        computation = state.apply_transaction(tx.evm)
+        assert not computation.is_error, computation.error
+    state.persist()
+    _ = state.state_root
+    return time.perf_counter() - started, time.thread_time() - cpu
+
+
+def _ceiling_worker(raws: list[bytes], contract: bytes, chain_id: int, rounds: int, barrier, results) -> None:  # type: ignore[no-untyped-def]
+    _apply_in_process(raws[: max(1, len(raws) // 10)], contract, chain_id)  # imports and first-use costs before the clock
+    for _ in range(rounds):
+        barrier.wait(300)  # every process starts each round together
+        results.put(_apply_in_process(raws, contract, chain_id))
+
+
+def concurrent_ceiling(processes: int, count: int, chain_id: int, rounds: int = 3) -> dict:
+    """The ceiling of a network where every validator executes every transaction and does nothing else: ``processes``
+    processes on this machine each apply the same ``count`` transactions in-process (as :func:`_ceiling`, each to its
+    own fresh state), all at once; a round's rate is ``count`` over the time the slowest took. The issue's target
+    assumes the machine's cores divide the one-process ceiling evenly (``ceiling × cores ÷ validators``); this
+    measures how far they do.
+
+    Returns the best round's tx/s, each round's, and in the best round the CPU a transaction cost each process
+    (against one process alone: what sharing the cores adds, caches and switches)."""
+    import multiprocessing
+    import queue
+
+    raws, contract = _ceiling_load(count, chain_id)
+    context = multiprocessing.get_context("spawn")  # fresh interpreters, as the validators are
+    barrier, results = context.Barrier(processes), context.Queue()
+    workers = [context.Process(target=_ceiling_worker, args=(raws, contract, chain_id, rounds, barrier, results), daemon=True)
+               for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    measured: list[tuple[float, float]] = []
+    try:
+        while len(measured) < processes * rounds:  # a round's results all come before the next round's (the barrier)
+            try:
+                measured.append(results.get(timeout=5))
+            except queue.Empty:
+                failed = [worker.exitcode for worker in workers if worker.exitcode not in (None, 0)]
+                if failed:
+                    raise RuntimeError(f"a concurrent ceiling process failed (exit code {failed[0]})") from None
+    finally:
+        complete = len(measured) == processes * rounds
+        for worker in workers:
+            worker.join(30 if complete else 0)  # after a failure the others wait at the barrier: stop them now
+            if worker.is_alive():
+                worker.kill()
+    by_round = [measured[i:i + processes] for i in range(0, len(measured), processes)]
+    rates = [count / max(seconds for seconds, _ in timings) for timings in by_round]
+    best = by_round[rates.index(max(rates))]
+    return {"processes": processes, "transactions": count, "per_s": round(max(rates), 1), "rounds_per_s": [round(r, 1) for r in rates],
+            "cpu_us_per_tx": round(1e6 * sum(cpu for _, cpu in best) / processes / count, 1)}
 
 
 def _node(count: int, progress: Callable[[str], None]) -> dict:

@@ -12,6 +12,13 @@ the baseline the BFT figures are divided by.
 The issue's target for workflow transactions is ``0.7 × ceiling × cores ÷ validators`` where the ceiling is
 py-evm applying the same kind of transactions in-process (one-slot contract writes, as the load is); it is
 measured here before and after the localnets, and the better of the two counts (the machine's speed drifts).
+
+That target assumes the cores divide the one-process ceiling evenly among the validators. After each BFT size the
+suite measures what they do (:func:`node.bench.execution.concurrent_ceiling`): N processes applying the same
+transactions at once, nothing else — the most any design in which every validator executes every transaction can
+reach here. ``ceiling_concurrent.vs_even_division`` says how far the premise holds, ``cpu_vs_alone`` what sharing the
+cores costs each process, and ``peak_vs_concurrent_ceiling`` what the chain (consensus, network, API, storage, the
+load client) keeps of that limit.
 """
 
 from __future__ import annotations
@@ -81,7 +88,7 @@ def _probe(net: LocalNet, nodes: int, rate: float, seconds: float, progress: Cal
 
 def run(quick: bool, progress: Callable[[str], None], nodes: tuple[int, ...] = (), speed: SpeedProbe | None = None) -> dict:
     """``speed``: the run's :class:`SpeedProbe`, told when the ceilings and each size's peak probe ran."""
-    from node.bench.execution import _ceiling
+    from node.bench.execution import _ceiling, concurrent_ceiling
 
     chosen = nodes or ((1, 4) if quick else (1, 4, 7, 10))
     count = 600 if quick else 3000
@@ -95,6 +102,13 @@ def run(quick: bool, progress: Callable[[str], None], nodes: tuple[int, ...] = (
         except RuntimeError as exc:  # one size failing (e.g. too many processes for the machine) keeps the others
             progress(f"{n} node(s) FAILED: {exc}")
             results[f"n{n}"] = {"error": str(exc)}
+            continue
+        if n > 1:  # the same size's limit with nothing but execution: n processes applying every transaction at once
+            with period(speed, f"localnet n{n} concurrent ceiling"):
+                concurrent = concurrent_ceiling(n, count, 6600)
+            results[f"n{n}"]["ceiling_concurrent"] = concurrent
+            progress(f"{n} processes executing every transaction at once (no consensus, network or API): "
+                     f"{concurrent['per_s']:.0f} tx/s, {concurrent['cpu_us_per_tx']:.0f} µs CPU a transaction in each")
     # the ceiling again after the localnets, and the better of the two for the targets: the machine's speed drifts
     # during a suite (two ceilings 20 minutes apart differed by 36 % in one run), and a ceiling is what it can do
     with period(speed, "localnet ceiling after"):
@@ -110,6 +124,12 @@ def run(quick: bool, progress: Callable[[str], None], nodes: tuple[int, ...] = (
             target = 0.7 * ceiling * cores / n
             figures["target_per_s"] = round(target, 1)
             figures["peak_vs_target"] = round(figures["peak_per_s"] / target, 3)
+            concurrent = figures.get("ceiling_concurrent")
+            if concurrent:
+                # the target's premise (the cores divide the one-process ceiling evenly) against what they did
+                concurrent["vs_even_division"] = round(concurrent["per_s"] / (ceiling * cores / n), 3)
+                concurrent["cpu_vs_alone"] = round(concurrent["cpu_us_per_tx"] / (1e6 / ceiling), 2)
+                figures["peak_vs_concurrent_ceiling"] = round(figures["peak_per_s"] / concurrent["per_s"], 3)
     if "peak_per_s" in results.get("n1", {}):
         for n in chosen:
             if n > 1 and "peak_per_s" in results[f"n{n}"]:

@@ -43,13 +43,17 @@ def test_bench_quick_runs_every_benchmark_and_writes_results(tmp_path: Path) -> 
             assert len(localnet[n][level]["cpu_per_node_pct"]) == int(n[1:])
             assert localnet[n][level]["cores_busy_pct"] > 0 and localnet[n][level]["cpu_ms_per_tx"] > 0
     assert localnet["n4"]["peak_vs_target"] > 0 and localnet["n4"]["peak_vs_solo"] > 0
+    concurrent = localnet["n4"]["ceiling_concurrent"]  # 4 processes only executing, measured after the 4-node localnet
+    assert concurrent["processes"] == 4 and concurrent["per_s"] == max(concurrent["rounds_per_s"]) and len(concurrent["rounds_per_s"]) == 3
+    assert concurrent["vs_even_division"] > 0 and concurrent["cpu_vs_alone"] > 0 and localnet["n4"]["peak_vs_concurrent_ceiling"] > 0
+    assert "ceiling_concurrent" not in localnet["n1"]
     runs = localnet["ceiling_runs_per_s"]  # each ceiling's runs are kept; the best of each counts
     assert [max(runs["before"]), max(runs["after"])] == localnet["ceiling_before_and_after_per_s"] and len(runs["before"]) == 3
     assert max(benchmarks["execution"]["ceiling_runs_per_s"]) == benchmarks["execution"]["ceiling_py_evm_per_s"]
     assert benchmarks["sync"]["catch_up_blocks_per_s"] > 0 and benchmarks["sync"]["ratio_vs_production"] > 0
     speed = json.loads(out.read_text())["machine"]["speed"]  # how fast the machine ran during each benchmark
     assert speed["fastest_ms"] > 0 and all(speed["periods"][name]["samples"] > 0 for name in benchmarks)
-    assert {"localnet ceiling before", "localnet n4 peak probe", "localnet ceiling after"} <= speed["periods"].keys()
+    assert {"localnet ceiling before", "localnet n4 peak probe", "localnet n4 concurrent ceiling", "localnet ceiling after"} <= speed["periods"].keys()
     table = (report / "RESULTS.md").read_text()
     assert "## Machine speed during the run" in table and (report / "speed.png").read_bytes().startswith(b"\x89PNG")
     for name in benchmarks:

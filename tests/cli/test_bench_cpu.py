@@ -45,3 +45,12 @@ def test_store_growth_fills_one_store_and_compares_its_last_batches_with_its_fir
     first, last, ratio = figures["cpu_ms_per_batch_first"], figures["cpu_ms_per_batch_last"], figures["ratio_last_vs_first"]
     assert abs(ratio * first - last) <= 0.1 * last + 0.1  # the same ratio, but for rounding (0.1 ms, 0.01) of small figures
     assert len(said) == 2 and said[0].startswith("store growth: 600 records stored") and "1,200 records stored" in said[1]
+
+
+def test_the_concurrent_ceiling_times_every_process_and_counts_the_slowest() -> None:
+    """N processes apply the same transactions at once, each round started together; a round's rate is the slowest's."""
+    from node.bench.execution import concurrent_ceiling
+
+    result = concurrent_ceiling(2, 60, 6600, rounds=2)
+    assert result["processes"] == 2 and result["transactions"] == 60 and len(result["rounds_per_s"]) == 2
+    assert result["per_s"] == max(result["rounds_per_s"]) > 0 and result["cpu_us_per_tx"] > 0
