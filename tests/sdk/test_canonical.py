@@ -10,22 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chain_sdk.records import canonical
+from json_strategies import json_values
 
 
 def _by_json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20,
-)
-
-
 @settings(max_examples=400, deadline=None)
-@given(st.dictionaries(st.text(max_size=8), _values, max_size=6))
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
 def test_any_record_is_written_as_json_dumps_writes_it(record):
     try:
         expected = _by_json(record)

@@ -9,9 +9,9 @@ import json
 import math
 
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from chain_sdk.client import encode_body
+from json_strategies import json_values
 
 
 def _as_sent_by_json_dumps(value: object) -> str:
@@ -47,15 +47,7 @@ def test_values_json_dumps_refuses_are_still_refused():
         raise AssertionError(f"{value!r} was encoded")
 
 
-_json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20,
-)
-
-
 @settings(max_examples=300, deadline=None)
-@given(_json_values)
+@given(json_values)
 def test_any_json_value_reaches_the_node_as_json_dumps_would_send_it(value):
     assert json.dumps(json.loads(encode_body(value))) == _as_sent_by_json_dumps(value)
