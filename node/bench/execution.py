@@ -114,6 +114,11 @@ def concurrent_ceiling(processes: int, count: int, chain_id: int, rounds: int = 
             worker.join(30 if complete else 0)  # after a failure the others wait at the barrier: stop them now
             if worker.is_alive():
                 worker.kill()
+    return _concurrent_figures(measured, processes, count)
+
+
+def _concurrent_figures(measured: list[tuple[float, float]], processes: int, count: int) -> dict:
+    """:func:`concurrent_ceiling`'s figures from each process's (seconds, CPU seconds), round after round."""
     by_round = [measured[i:i + processes] for i in range(0, len(measured), processes)]
     rates = [count / max(seconds for seconds, _ in timings) for timings in by_round]
     best = by_round[rates.index(max(rates))]

@@ -47,10 +47,14 @@ def test_store_growth_fills_one_store_and_compares_its_last_batches_with_its_fir
     assert len(said) == 2 and said[0].startswith("store growth: 600 records stored") and "1,200 records stored" in said[1]
 
 
-def test_the_concurrent_ceiling_times_every_process_and_counts_the_slowest() -> None:
-    """N processes apply the same transactions at once, each round started together; a round's rate is the slowest's."""
-    from node.bench.execution import concurrent_ceiling
+def test_the_concurrent_ceiling_counts_each_round_at_its_slowest_process_and_keeps_the_best_round() -> None:
+    from node.bench.execution import _concurrent_figures, concurrent_ceiling
 
-    result = concurrent_ceiling(2, 60, 6600, rounds=2)
+    # 2 processes, 3 rounds of 100 transactions: (seconds, CPU seconds) each, round after round
+    figures = _concurrent_figures([(0.5, 0.2), (1.0, 0.3), (0.4, 0.2), (0.25, 0.1), (2.0, 0.4), (0.1, 0.1)], 2, 100)
+    assert figures["rounds_per_s"] == [100.0, 250.0, 50.0] and figures["per_s"] == 250.0
+    assert figures["cpu_us_per_tx"] == 1500.0  # the best round's: (0.2 + 0.1) s ÷ 2 processes ÷ 100 transactions
+
+    result = concurrent_ceiling(2, 60, 6600, rounds=2)  # real processes, started together each round
     assert result["processes"] == 2 and result["transactions"] == 60 and len(result["rounds_per_s"]) == 2
     assert result["per_s"] == max(result["rounds_per_s"]) > 0 and result["cpu_us_per_tx"] > 0
