@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 CLIENT_CONNECTIONS = 4  # per node: the load client's keep-alive connections, each one request at a time
 SENDERS = 20  # development accounts signing the load (each sender's nonces go in order)
 WATCH_S = 0.05
+BATCH_SUBMIT = 50  # eth_sendRawTransaction calls in one JSON-RPC batch of LocalNet.burst_batched (the nodes take up to 100)
 # the load contract's runtime: SSTORE(0, CALLDATALOAD(4)); STOP — the one-slot write a `set(uint256)` call does
 ONE_SLOT_RUNTIME = bytes.fromhex("6004356000550000")
 ONE_SLOT_INIT = bytes.fromhex("6008600c60003960086000f3") + ONE_SLOT_RUNTIME
@@ -357,6 +358,44 @@ class LocalNet:
             "blocks_per_s": round(blocks / wall, 2),
             "tx_per_block": round(len(latencies) / max(1, blocks), 1),
         }
+
+    def burst_batched(self, count: int, batch: int = BATCH_SUBMIT, *, drain_s: float = 120) -> dict:
+        """Send ``count`` one-slot writes as JSON-RPC batches of ``batch`` ``eth_sendRawTransaction`` calls, one thread
+        and connection per node sending its share back to back (a high-volume client's closed loop), then wait until
+        each sender's last transaction is committed (its nonces go in order, so all are).
+
+        Returns finalized tx/s (first send → last commit seen), the submission rate, and the CPU per committed
+        transaction of the nodes and this process together."""
+        raws = self.sign(count, calls=True)
+        lanes = [raws[i::len(self.urls)] for i in range(len(self.urls))]
+        errors: list[str] = []
+        cpu_before, client_before = self.cpu(), own_cpu_seconds()
+        started = time.perf_counter()
+
+        def lane(url: str, share: list[tuple[str, str]]) -> None:
+            for first in range(0, len(share), batch):
+                calls = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]}
+                         for i, (raw, _) in enumerate(share[first:first + batch])]
+                errors.extend(str(answer["error"]) for answer in rpc_raw(url, calls) if "error" in answer)  # type: ignore[union-attr]
+
+        threads = [threading.Thread(target=lane, args=(url, share), daemon=True) for url, share in zip(self.urls, lanes)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        submitted = time.perf_counter()
+        if errors:
+            raise RuntimeError(f"{len(errors)} transactions refused, first: {errors[0]}")
+        last = [tx_hash for _, tx_hash in raws[-len(self.accounts):]]
+        deadline = time.monotonic() + drain_s
+        while not all(rpc(self.urls[0], "eth_getTransactionReceipt", tx_hash) for tx_hash in last):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the batched burst was not all committed within {drain_s:.0f} s")
+            time.sleep(WATCH_S)
+        finished = time.perf_counter()
+        spent = sum(self.cpu()) - sum(cpu_before) + own_cpu_seconds() - client_before
+        return {"transactions": count, "batch": batch, "finalized_per_s": round(count / (finished - started), 1),
+                "submitted_per_s": round(count / (submitted - started), 1), "cpu_ms_per_tx": round(1000 * spent / count, 2)}
 
 
 async def _submit_open_loop(urls: list[str], raws: list[tuple[str, str]], rate: float, started: float,
