@@ -209,7 +209,8 @@ def read_records(path: Path, record_type: str | None = None) -> Iterator[dict]:
 def _cell(value: str) -> object:
     if value in ("true", "false"):
         return value == "true"
-    if value.lstrip("-").isdigit() and not (len(value) > 1 and value.startswith("0")):
+    digits = value.removeprefix("-")
+    if digits.isascii() and digits.isdigit() and not (len(value) > 1 and value.startswith("0")):  # ("²" is a digit too)
         return int(value)
     if value[:1] in "[{":
         try:

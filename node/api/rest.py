@@ -101,7 +101,7 @@ async def get_block(block_id: str, full: bool = False, wait: float = Query(0, ge
     if block_id.startswith("0x") and len(block_id) == 66:
         block = node.block_by_hash(parse_bytes(block_id, "block_id", 32))
     else:
-        if wait and block_id.isdigit() and int(block_id) > node.chain.height:
+        if wait and block_id.isascii() and block_id.isdigit() and int(block_id) > node.chain.height:  # ("²" is a digit int() refuses)
             await asyncio.to_thread(node.wait_for_height, int(block_id), wait)
         block = node.block(node.resolve_height(block_id))
     return _block_json(node, block, full)

@@ -51,3 +51,16 @@ def test_every_operation_answers_below_500(node_url: str) -> None:
         one()
     print(f"schemathesis: {sum(statuses.values())} calls over {len(operations)} operations, statuses {dict(sorted(statuses.items()))}")
     assert sum(statuses.values()) >= len(operations) and any(400 <= s < 500 for s in statuses), statuses
+
+
+def test_a_block_id_of_other_unicode_digits_is_refused_with_a_problem(node_url: str) -> None:
+    """Found by the test above: "²" passes ``str.isdigit`` but not ``int``; with ``?wait=`` that was a 500."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    for query in ("?wait=1", ""):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{node_url}/v1/blocks/%C2%B2{query}", timeout=30)
+        assert 400 <= refused.value.code < 500 and refused.value.headers["content-type"].startswith("application/problem+json")
+        assert "not a block number" in json.loads(refused.value.read())["detail"]
