@@ -373,10 +373,17 @@ class LocalNet:
         started = time.perf_counter()
 
         def lane(url: str, share: list[tuple[str, str]]) -> None:
-            for first in range(0, len(share), batch):
-                calls = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]}
-                         for i, (raw, _) in enumerate(share[first:first + batch])]
-                errors.extend(str(answer["error"]) for answer in rpc_raw(url, calls) if "error" in answer)  # type: ignore[union-attr]
+            try:
+                for first in range(0, len(share), batch):
+                    calls = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]}
+                             for i, (raw, _) in enumerate(share[first:first + batch])]
+                    answers = rpc_raw(url, calls)
+                    if not isinstance(answers, list):  # the batch itself refused
+                        errors.append(f"{url}: {answers}")
+                        return
+                    errors.extend(str(answer["error"]) for answer in answers if "error" in answer)
+            except (OSError, ValueError) as exc:  # no answer, or not JSON: said below instead of a drain timeout
+                errors.append(f"{url}: {type(exc).__name__}: {exc}")
 
         threads = [threading.Thread(target=lane, args=(url, share), daemon=True) for url, share in zip(self.urls, lanes)]
         for thread in threads:
@@ -385,7 +392,7 @@ class LocalNet:
             thread.join()
         submitted = time.perf_counter()
         if errors:
-            raise RuntimeError(f"{len(errors)} transactions refused, first: {errors[0]}")
+            raise RuntimeError(f"the batched burst failed ({len(errors)} errors), first: {errors[0]}")
         last = [tx_hash for _, tx_hash in raws[-len(self.accounts):]]
         deadline = time.monotonic() + drain_s
         while not all(rpc(self.urls[0], "eth_getTransactionReceipt", tx_hash) for tx_hash in last):
