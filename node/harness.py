@@ -95,6 +95,19 @@ def rpc_raw(url: str, payload: object) -> object:
     raise AssertionError("unreachable")
 
 
+def receipts_when_committed(url: str, tx_hashes: list[str], *, timeout_s: float = 120, poll_s: float = 0.02) -> list[dict]:
+    """The receipts of ``tx_hashes`` (one JSON-RPC batch a poll) once all are committed; RuntimeError after ``timeout_s``."""
+    calls = [{"jsonrpc": "2.0", "id": i, "method": "eth_getTransactionReceipt", "params": [h]} for i, h in enumerate(tx_hashes)]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answers = rpc_raw(url, calls)
+        if isinstance(answers, list) and all(answer.get("result") for answer in answers):
+            return [answer["result"] for answer in answers]
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(tx_hashes)} transactions were not all committed within {timeout_s:.0f} s")
+        time.sleep(poll_s)
+
+
 LOWEST_PORT = 20_000
 
 
@@ -393,12 +406,7 @@ class LocalNet:
         submitted = time.perf_counter()
         if errors:
             raise RuntimeError(f"the batched burst failed ({len(errors)} errors), first: {errors[0]}")
-        last = [tx_hash for _, tx_hash in raws[-len(self.accounts):]]
-        deadline = time.monotonic() + drain_s
-        while not all(rpc(self.urls[0], "eth_getTransactionReceipt", tx_hash) for tx_hash in last):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the batched burst was not all committed within {drain_s:.0f} s")
-            time.sleep(WATCH_S)
+        receipts_when_committed(self.urls[0], [tx_hash for _, tx_hash in raws[-len(self.accounts):]], timeout_s=drain_s, poll_s=WATCH_S)
         finished = time.perf_counter()
         spent = sum(self.cpu()) - sum(cpu_before) + own_cpu_seconds() - client_before
         return {"transactions": count, "batch": batch, "finalized_per_s": round(count / (finished - started), 1),

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from node.harness import ONE_SLOT_RUNTIME, deploy_load_contract, free_port, one_slot_write, rpc_raw
+from node.harness import ONE_SLOT_RUNTIME, deploy_load_contract, free_port, one_slot_write, receipts_when_committed, rpc_raw
 
 
 def _sign_batch(accounts: list, start_nonces: list[int], count: int, to: bytes, chain_id: int) -> list[bytes]:
@@ -165,14 +165,10 @@ def _node(count: int, progress: Callable[[str], None]) -> dict:
                     hashes.append(answer["result"])
             submitted = time.perf_counter() - started
             last = [hashes[-i] for i in range(1, min(len(accounts), len(hashes)) + 1)]
-            while True:
-                answers = rpc_raw(url, [{"jsonrpc": "2.0", "id": i, "method": "eth_getTransactionReceipt", "params": [h]} for i, h in enumerate(last)])
-                if all(a.get("result") for a in answers):  # type: ignore[union-attr]
-                    break
-                time.sleep(0.02)
+            receipts = receipts_when_committed(url, last)
             elapsed = time.perf_counter() - started
             end_height = int(rpc_raw(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})["result"], 16)
-            failed = [a["result"]["status"] for a in answers if a["result"]["status"] != "0x1"]  # type: ignore[union-attr,index]
+            failed = [receipt["status"] for receipt in receipts if receipt["status"] != "0x1"]
             if failed:
                 raise RuntimeError("bench transactions failed on the node")
             return {"finalized_per_s": round(count / elapsed, 1), "submit_per_s": round(count / submitted, 1),
