@@ -7,6 +7,7 @@ methods serve REST and JSON-RPC.
 from __future__ import annotations
 
 import dataclasses
+import string
 import time
 from typing import Callable, Iterator
 
@@ -94,6 +95,18 @@ class NodeService:
         self._wait_on_blocks(lambda: self.transaction(tx_hash).height is not None, timeout)
         return self.transaction(tx_hash)
 
+    def settled(self, tx_hashes: list[bytes], timeout: float) -> bool:
+        """Block until each transaction is on chain or dropped from the pool (True), or ``timeout`` seconds pass
+        (False); each new block looks up only those still waiting (or not seen yet: sent through another center)."""
+        waiting = list(tx_hashes)
+
+        def done() -> bool:
+            store, dropped = self.chain.store, self.mempool.dropped
+            waiting[:] = [h for h in waiting if store.tx_location(h) is None and h not in dropped]
+            return not waiting
+
+        return self._wait_on_blocks(done, timeout)
+
     def wait_for_height(self, height: int, timeout: float) -> bool:
         """Block until this node has committed block ``height`` (True) or ``timeout`` seconds pass (False)."""
         return self._wait_on_blocks(lambda: self.chain.height >= height, timeout)
@@ -126,10 +139,11 @@ class NodeService:
         if isinstance(tag, int):
             height = tag
         else:
-            try:
-                height = int(tag, 16) if tag.startswith("0x") else int(tag)
-            except ValueError:
-                raise ValidationError("block", f"{tag!r} is not a block number or tag (latest, earliest, pending, safe, finalized)") from None
+            digits, base, allowed = (tag[2:], 16, string.hexdigits) if tag.startswith("0x") else (tag, 10, string.digits)
+            # ASCII digits only: int() also takes "١٢", " 12", "1_0", "+5", which no caller means as a height
+            if not digits or any(c not in allowed for c in digits):
+                raise ValidationError("block", f"{tag!r} is not a block number or tag (latest, earliest, pending, safe, finalized)")
+            height = int(digits, base)
         if height < 0:
             raise ValidationError("block", "block numbers are not negative")
         if height > head:
