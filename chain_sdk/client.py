@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
-from chain_sdk.errors import InclusionTimeout, NodeBehind, NodeError, NodeUnavailable
+from chain_sdk.errors import BatchFailed, InclusionTimeout, NodeBehind, NodeError, NodeUnavailable, SdkError
 
 VALIDITY_BLOCKS = 10_000  # a transaction signed now may be included within this many blocks
+BATCH = 100  # transactions a batch request submits (the node takes up to 1,000)
+QUERY = 1_000  # receipts a request asks for (the node's limit)
+MAX_WAIT_S = 60.0  # the longest a node waits within one request
 _ORJSON_AS_JSON = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
@@ -107,8 +112,7 @@ class Client:
                 problem = json.loads(raw)
             except ValueError:
                 problem = {"title": error.reason, "detail": raw.decode(errors="replace")[:500]}
-            raise NodeError(error.code, problem.get("title", "error"), problem.get("detail", ""), problem.get("type", "about:blank"),
-                            problem) from None
+            raise _problem_error(problem, error.code) from None
         except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
             raise NodeUnavailable(f"no answer from {self.url}: {getattr(error, 'reason', error)}; is the node running?") from None
 
@@ -179,14 +183,21 @@ class Client:
     def account(self, address: str) -> dict:
         return self.get(f"/accounts/{address}")
 
-    def next_nonce(self, address: str) -> int:
-        """The nonce for a new transaction from ``address``: the node's pending nonce, or one more than the last
-        this client used (so several transactions can be sent without waiting)."""
+    def next_nonce(self, address: str, count: int = 1) -> int:
+        """The nonce for a new transaction from ``address`` (the first of ``count`` consecutive ones, all reserved):
+        the node's pending nonce, or one more than the last this client used (so several transactions can be sent
+        without waiting)."""
         pending = int(self.account(address)["pending_nonce"])
         with self._lock:
             nonce = max(pending, self._nonces.get(address.lower(), 0))
-            self._nonces[address.lower()] = nonce + 1
+            self._nonces[address.lower()] = nonce + count
         return nonce
+
+    def forget_nonces(self, address: str) -> None:
+        """Take the next nonce of ``address`` from the node again (the SDK does it when the node refuses one of its
+        transactions: the nonces reserved after it would leave a gap no later transaction could pass)."""
+        with self._lock:
+            self._nonces.pop(address.lower(), None)
 
     def send_raw(self, raw: bytes, *, wait: float = 30.0) -> dict:
         """Submit a signed transaction; with ``wait`` > 0, return its receipt once included."""
@@ -196,8 +207,61 @@ class Client:
             return answer
         if answer.get("status") != "committed":
             raise InclusionTimeout(f"transaction {answer.get('hash')} not included within {wait} s; it may still be; "
-                                   f"check GET /v1/transactions/{answer.get('hash')}")
+                                   f"check GET /v1/transactions/{answer.get('hash')}", str(answer.get("hash", "")))
         return self.receipt(answer["hash"])
+
+    def send_raws(self, raws: Sequence[bytes], *, wait: float = 30.0) -> list[dict]:
+        """Submit many signed transactions, :data:`BATCH` to a request, in order; with ``wait`` > 0 return their
+        receipts, in order, once all are included (else ``{hash, status: pending}`` each). One HTTP request per hundred
+        transactions instead of one each: on 4 validators the chain finalized ~1.4× as many a second (``yilian bench
+        localnet``, ``batched``). Raises :class:`BatchFailed` when the node refuses any (no request is made after the
+        one holding the refusal) or, with ``wait``, when any is not included in time."""
+        results: list = []
+        errors: dict[int, SdkError] = {}
+        for start in range(0, len(raws), BATCH):
+            answer = self._http("POST", "/v1/transactions/batch", {"raws": ["0x" + raw.hex() for raw in raws[start:start + BATCH]]})
+            for result in answer["results"]:
+                if "error" in result:
+                    errors[len(results)] = _problem_error(result["error"])
+                    results.append(None)
+                else:
+                    results.append(result)
+            if errors:
+                unsent = list(range(len(results), len(raws)))
+                raise BatchFailed(errors, results + [None] * len(unsent), unsent)
+        if not wait:
+            return results
+        entries = self._receipt_entries([result["hash"] for result in results], wait)
+        late: dict[int, SdkError] = {index: _not_included(entry, wait) for index, entry in enumerate(entries) if entry["state"] != "committed"}
+        receipts = [entry.get("receipt") for entry in entries]
+        if late:
+            raise BatchFailed(late, receipts)
+        return receipts
+
+    def receipts(self, tx_hashes: Sequence[str], *, wait: float = 0.0) -> list[dict | None]:
+        """The receipts of ``tx_hashes``, in order, None for a transaction not on chain (pending, dropped or unknown
+        to this node); with ``wait``, once all are on chain or dropped, or after ``wait`` seconds."""
+        return [entry.get("receipt") for entry in self._receipt_entries(tx_hashes, wait)]
+
+    def _receipt_entries(self, tx_hashes: Sequence[str], wait: float) -> list[dict]:
+        deadline = time.monotonic() + wait
+        entries: list[dict] = [{} for _ in tx_hashes]
+        todo = list(range(len(tx_hashes)))
+        while todo:
+            for start in range(0, len(todo), QUERY):
+                part = todo[start:start + QUERY]
+                waited = round(min(max(deadline - time.monotonic(), 0.0), MAX_WAIT_S), 3)
+                answer = self._http("POST", f"/v1/receipts?wait={waited}" if waited else "/v1/receipts", {"hashes": [tx_hashes[i] for i in part]},
+                                    timeout=self.timeout + waited)
+                for index, entry in zip(part, answer["entries"]):
+                    entries[index] = entry
+            todo = [index for index in todo if entries[index]["state"] in ("pending", "unknown")]
+            if time.monotonic() >= deadline:
+                break
+        heights = [int(entry["receipt"]["height"]) for entry in entries if entry.get("state") == "committed"]
+        if heights:
+            self.observe(max(heights))
+        return entries
 
     def receipt(self, tx_hash: str) -> dict:
         receipt = self.get(f"/transactions/{tx_hash}/receipt")
@@ -221,3 +285,15 @@ class Client:
             end = min(start + window - 1, head)
             found += self.rpc("eth_getLogs", {"address": address, "topics": topics or [], "fromBlock": hex(start), "toBlock": hex(end)})
         return found
+
+
+def _problem_error(problem: dict, status: int | None = None) -> NodeError:
+    """A problem+json body (an HTTP error's, or one item's of a batch answer) as the error the SDK raises."""
+    return NodeError(status or int(problem.get("status", 400)), problem.get("title", "error"), problem.get("detail", ""),
+                     problem.get("type", "about:blank"), problem)
+
+
+def _not_included(entry: dict, wait: float) -> InclusionTimeout:
+    """Why a transaction of a batch is not on chain after the wait, from its ``POST /v1/receipts`` entry."""
+    reason = f"was dropped: {entry.get('detail')}" if entry["state"] == "dropped" else f"was not included within {wait:g} s; it may still be"
+    return InclusionTimeout(f"transaction {entry['tx_hash']} {reason}", entry["tx_hash"])

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from collections.abc import Iterable
 from typing import Any
 
 from eth_abi import decode, encode
@@ -16,7 +17,7 @@ from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_
 from eth_utils.abi import collapse_if_tuple
 
 from chain_sdk.client import VALIDITY_BLOCKS, Client
-from chain_sdk.errors import NodeError, SdkError, TransactionFailed
+from chain_sdk.errors import BatchFailed, NodeError, SdkError, TransactionFailed
 from chain_sdk.wallet import Wallet
 
 ABI_DIR = Path(__file__).parent / "abi"
@@ -136,11 +137,54 @@ class Contract:
         raw = wallet.sign_transaction(chain_id=client.chain_id, nonce=client.next_nonce(wallet.address),
                                       to=bytes.fromhex(self.address[2:]), data=self.encode(fn, *args), gas=gas,
                                       valid_until=client.height() + VALIDITY_BLOCKS)
-        receipt = client.send_raw(raw, wait=wait)
-        if int(receipt["status"]) != 1:
-            output = bytes.fromhex((receipt.get("output") or "0x")[2:])
-            name, values = decode_error(output)
-            raise TransactionFailed(receipt["tx_hash"], name, values, receipt.get("revert_reason") or "", receipt)
+        try:
+            receipt = client.send_raw(raw, wait=wait)
+        except NodeError:
+            client.forget_nonces(wallet.address)
+            raise
+        failure = self._failure(receipt)
+        if failure is not None:
+            raise failure
+        return self._receipt(receipt)
+
+    def transact_many(self, wallet: Wallet, calls: Iterable[tuple], *, gas: int = 3_000_000, wait: float = 30.0) -> list[Receipt]:
+        """Sign ``(fn, *args)`` for each of ``calls`` from ``wallet`` with consecutive nonces and send them as batches
+        (:meth:`Client.send_raws`: one request per hundred); wait for all and return their receipts in order.
+
+        >>> center.members.transact_many(center.wallet, [("admit", a) for a in enterprises])   # doctest: +SKIP
+
+        Raises :class:`BatchFailed` when any was refused, not included in time or reverted (its ``errors`` say which
+        and why, as ``NodeError``, ``InclusionTimeout``, ``TransactionFailed``; its ``results`` hold the others'
+        :class:`Receipt`). With ``wait=0`` it returns the node's answers (``{hash, status: pending}``) instead."""
+        client, calls = self.client, list(calls)
+        if not calls:
+            return []
+        to, chain_id, valid_until = bytes.fromhex(self.address[2:]), client.chain_id, client.height() + VALIDITY_BLOCKS
+        first = client.next_nonce(wallet.address, len(calls))
+        raws = [wallet.sign_transaction(chain_id=chain_id, nonce=first + i, to=to, data=self.encode(fn, *args), gas=gas, valid_until=valid_until)
+                for i, (fn, *args) in enumerate(calls)]
+        try:
+            receipts = client.send_raws(raws, wait=wait)
+        except BatchFailed as failed:
+            if any(isinstance(error, NodeError) for error in failed.errors.values()):
+                client.forget_nonces(wallet.address)
+            failed.results = [self._receipt(r) if r is not None and "tx_hash" in r else r for r in failed.results]
+            raise
+        if not wait:
+            return receipts  # type: ignore[return-value]  # {hash, status: pending} each
+        failures = {index: failure for index, failure in enumerate(map(self._failure, receipts)) if failure is not None}
+        if failures:
+            raise BatchFailed(failures, [None if index in failures else self._receipt(r) for index, r in enumerate(receipts)])  # type: ignore[arg-type]
+        return [self._receipt(receipt) for receipt in receipts]
+
+    @staticmethod
+    def _failure(receipt: dict) -> TransactionFailed | None:
+        if int(receipt["status"]) == 1:
+            return None
+        name, values = decode_error(bytes.fromhex((receipt.get("output") or "0x")[2:]))
+        return TransactionFailed(receipt["tx_hash"], name, values, receipt.get("revert_reason") or "", receipt)
+
+    def _receipt(self, receipt: dict) -> Receipt:
         return Receipt(receipt["tx_hash"], int(receipt["height"]), int(receipt["gas_used"]), receipt, self)
 
     def decode_logs(self, logs: list[dict], name: str) -> list[SimpleNamespace]:

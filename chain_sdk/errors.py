@@ -42,7 +42,25 @@ class TransactionFailed(SdkError):
 
 
 class InclusionTimeout(SdkError):
-    """The transaction was accepted but not included in time; it may still be included later."""
+    """The transaction (``tx_hash``) was accepted but not included in time; it may still be included later."""
+
+    def __init__(self, message: str, tx_hash: str = "") -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
+
+
+class BatchFailed(SdkError):
+    """Some transactions of a batch did not succeed. ``errors`` maps each one's index to why: ``NodeError`` (the node
+    refused it), ``InclusionTimeout`` (accepted, not included in time, or dropped from the pool) or
+    ``TransactionFailed`` (included, reverted); ``results`` holds, by index, what the others gave (a receipt, or
+    ``{hash, status: pending}`` for one accepted but not waited for), None for the failed and the unsent; ``unsent``
+    lists the indexes never sent (a request after a refusal is not made: resubmit them once the cause is fixed)."""
+
+    def __init__(self, errors: dict[int, SdkError], results: list, unsent: list[int] | None = None) -> None:
+        self.errors, self.results, self.unsent = errors, results, unsent or []
+        first = min(errors)
+        shown = f"{len(errors)} of {len(results)} transactions failed (first: #{first}: {errors[first]})"
+        super().__init__(shown + (f"; {len(self.unsent)} not sent after it, from #{self.unsent[0]}" if self.unsent else ""))
 
 
 class KeystoreError(SdkError):

@@ -35,7 +35,6 @@ from urllib.parse import urlsplit
 CLIENT_CONNECTIONS = 4  # per node: the load client's keep-alive connections, each one request at a time
 SENDERS = 20  # development accounts signing the load (each sender's nonces go in order)
 WATCH_S = 0.05
-BATCH_SUBMIT = 50  # eth_sendRawTransaction calls in one JSON-RPC batch of LocalNet.burst_batched (the nodes take up to 100)
 # the load contract's runtime: SSTORE(0, CALLDATALOAD(4)); STOP — the one-slot write a `set(uint256)` call does
 ONE_SLOT_RUNTIME = bytes.fromhex("6004356000550000")
 ONE_SLOT_INIT = bytes.fromhex("6008600c60003960086000f3") + ONE_SLOT_RUNTIME
@@ -372,13 +371,17 @@ class LocalNet:
             "tx_per_block": round(len(latencies) / max(1, blocks), 1),
         }
 
-    def burst_batched(self, count: int, batch: int = BATCH_SUBMIT, *, drain_s: float = 120) -> dict:
-        """Send ``count`` one-slot writes as JSON-RPC batches of ``batch`` ``eth_sendRawTransaction`` calls, one thread
-        and connection per node sending its share back to back (a high-volume client's closed loop), then wait until
-        each sender's last transaction is committed (its nonces go in order, so all are).
+    def burst_batched(self, count: int, *, drain_s: float = 120) -> dict:
+        """Send ``count`` one-slot writes the way the SDK sends many (``chain_sdk.Client.send_raws``: ``POST
+        /v1/transactions/batch``, :data:`chain_sdk.client.BATCH` a request), one client thread per node sending its
+        share back to back (a high-volume client's closed loop), then wait until each sender's last transaction is
+        committed (its nonces go in order, so all are).
 
         Returns finalized tx/s (first send → last commit seen), the submission rate, and the CPU per committed
         transaction of the nodes and this process together."""
+        from chain_sdk import BatchFailed, Client, SdkError, Session
+        from chain_sdk.client import BATCH
+
         raws = self.sign(count, calls=True)
         lanes = [raws[i::len(self.urls)] for i in range(len(self.urls))]
         errors: list[str] = []
@@ -387,16 +390,11 @@ class LocalNet:
 
         def lane(url: str, share: list[tuple[str, str]]) -> None:
             try:
-                for first in range(0, len(share), batch):
-                    calls = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]}
-                             for i, (raw, _) in enumerate(share[first:first + batch])]
-                    answers = rpc_raw(url, calls)
-                    if not isinstance(answers, list):  # the batch itself refused
-                        errors.append(f"{url}: {answers}")
-                        return
-                    errors.extend(str(answer["error"]) for answer in answers if "error" in answer)
-            except (OSError, ValueError) as exc:  # no answer, or not JSON: said below instead of a drain timeout
-                errors.append(f"{url}: {type(exc).__name__}: {exc}")
+                Client(url, session=Session()).send_raws([bytes.fromhex(raw[2:]) for raw, _ in share], wait=0)
+            except BatchFailed as failed:
+                errors.extend(f"{url}: #{index}: {error}" for index, error in failed.errors.items())
+            except SdkError as exc:  # no answer, or the whole request refused: said here instead of a drain timeout
+                errors.append(f"{url}: {exc}")
 
         threads = [threading.Thread(target=lane, args=(url, share), daemon=True) for url, share in zip(self.urls, lanes)]
         for thread in threads:
@@ -409,7 +407,7 @@ class LocalNet:
         receipts_when_committed(self.urls[0], [tx_hash for _, tx_hash in raws[-len(self.accounts):]], timeout_s=drain_s, poll_s=WATCH_S)
         finished = time.perf_counter()
         spent = sum(self.cpu()) - sum(cpu_before) + own_cpu_seconds() - client_before
-        return {"transactions": count, "batch": batch, "finalized_per_s": round(count / (finished - started), 1),
+        return {"transactions": count, "batch": BATCH, "finalized_per_s": round(count / (finished - started), 1),
                 "submitted_per_s": round(count / (submitted - started), 1), "cpu_ms_per_tx": round(1000 * spent / count, 2)}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from eth_utils import to_checksum_address
@@ -42,6 +43,11 @@ class TradingCenter(Role):
 
     def admit(self, enterprise: str) -> str:
         return self.members.transact(self.wallet, "admit", to_checksum_address(enterprise)).tx_hash
+
+    def admit_many(self, enterprises: Iterable[str]) -> list[str]:
+        """Admit a list of enterprises (a center joining with its existing register): one request per hundred, all
+        waited for; the transaction hashes in order. Raises ``BatchFailed`` saying which were not admitted and why."""
+        return [receipt.tx_hash for receipt in self.members.transact_many(self.wallet, [("admit", to_checksum_address(e)) for e in enterprises])]
 
     def anchor(self, local_id: str, type_name: str, owner: str, record: dict, *, schema_version: int = 1) -> Anchored:
         """Anchor a record's salted SM3 commitment (never the data); this center becomes its custodian."""

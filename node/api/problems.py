@@ -29,6 +29,20 @@ def problem_response(status: int, slug: str, title: str, detail: str, instance: 
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
+def described(exc: Exception) -> dict | None:
+    """The problem body (without ``instance``) the API answers for a refusal the node raised — a bad value, a refused
+    transaction, a missing object — or None for anything else. One item of a batch is reported this way."""
+    if isinstance(exc, NotFound):
+        return {"type": TYPE_BASE + "not-found", "title": "Not found", "status": 404, "detail": str(exc)}
+    if isinstance(exc, ValidationError):
+        return {"type": TYPE_BASE + "invalid-input", "title": "Invalid input", "status": 400, "detail": str(exc), "field": exc.field}
+    if isinstance(exc, CodecError):
+        return {"type": TYPE_BASE + "malformed-encoding", "title": "Malformed encoding", "status": 400, "detail": str(exc)}
+    if isinstance(exc, YilianError) and not isinstance(exc, DatabaseError):
+        return {"type": TYPE_BASE + "request-refused", "title": "Request refused", "status": 400, "detail": str(exc)}
+    return None
+
+
 def install(app) -> None:  # type: ignore[no-untyped-def]
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -47,25 +61,18 @@ def install(app) -> None:  # type: ignore[no-untyped-def]
     async def _full(request: Request, exc: DataStoreFull) -> JSONResponse:
         return problem_response(507, "storage-full", "Insufficient storage", str(exc), request.url.path)
 
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
-        return problem_response(404, "not-found", "Not found", str(exc), request.url.path)
-
-    @app.exception_handler(ValidationError)
-    async def _invalid(request: Request, exc: ValidationError) -> JSONResponse:
-        return problem_response(400, "invalid-input", "Invalid input", str(exc), request.url.path, field=exc.field)
-
-    @app.exception_handler(CodecError)
-    async def _codec(request: Request, exc: CodecError) -> JSONResponse:
-        return problem_response(400, "malformed-encoding", "Malformed encoding", str(exc), request.url.path)
-
     @app.exception_handler(DatabaseError)
     async def _database(request: Request, exc: DatabaseError) -> JSONResponse:
         return problem_response(503, "storage-unavailable", "Storage unavailable", str(exc), request.url.path)
 
-    @app.exception_handler(YilianError)
-    async def _yilian(request: Request, exc: YilianError) -> JSONResponse:
-        return problem_response(400, "request-refused", "Request refused", str(exc), request.url.path)
+    async def _described(request: Request, exc: Exception) -> JSONResponse:
+        body = described(exc)
+        assert body is not None  # (registered for the kinds it describes)
+        status, slug, title, detail = body.pop("status"), body.pop("type").removeprefix(TYPE_BASE), body.pop("title"), body.pop("detail")
+        return problem_response(status, slug, title, detail, request.url.path, **body)
+
+    for kind in (NotFound, ValidationError, CodecError, YilianError):  # (the most specific handler wins: DatabaseError's above)
+        app.add_exception_handler(kind, _described)
 
     @app.exception_handler(RequestValidationError)
     async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,14 +9,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from node.api.encoding import header_json, hx, parse_bytes, receipt_json, tx_json
-from node.api.problems import Problem
+from node.api.problems import Problem, described
 from node.errors import ValidationError
-from node.service import NodeService
+from node.service import NodeService, NotFound
 from node.types import Transaction
 
 router = APIRouter(prefix="/v1")
 MSGPACK = "application/msgpack"
 MAX_WAIT_S = 60.0
+MAX_BATCH = 1_000  # transactions a batch submits, receipts a query asks for
 
 
 def service(request: Request) -> NodeService:
@@ -132,6 +133,62 @@ async def post_transaction(request: Request, wait: float = Query(0, ge=0, le=MAX
     return {"hash": hx(tx.hash), "status": "pending", "kind": tx.kind}
 
 
+class SubmitBatch(BaseModel):
+    raws: list[str] = Field(min_length=1, max_length=MAX_BATCH, description="0x-hex wire bytes of each transaction, in the order to submit them")
+
+
+def _submit_each(node: NodeService, raws: list[str]) -> list[dict]:
+    results = []
+    for index, raw in enumerate(raws):
+        try:
+            tx = node.submit(parse_bytes(raw, f"raws[{index}]"))
+        except Exception as exc:  # noqa: BLE001 - a refusal is that item's answer; anything else is the node's fault (500)
+            problem = described(exc)
+            if problem is None:
+                raise
+            results.append({"error": problem})
+        else:
+            results.append({"hash": hx(tx.hash), "status": "pending", "kind": tx.kind})
+    return results
+
+
+@router.post("/transactions/batch", summary="Submit up to 1,000 signed transactions in one request; each is accepted or refused "
+             "on its own, in order")
+async def post_transactions(batch: SubmitBatch, node: NodeService = Depends(service)) -> dict:
+    """One request for many transactions (a center admitting a list of enterprises, a bank's day of guarantees): the
+    HTTP work is paid once. Each result is ``{hash, status: pending}`` or ``{error: problem}``; a refusal does not stop
+    the ones after it (a sender's later nonces then wait for the missing one: resubmit it)."""
+    results = await asyncio.to_thread(_submit_each, node, batch.raws)
+    refused = sum("error" in result for result in results)
+    return {"accepted": len(results) - refused, "refused": refused, "results": results}
+
+
+class ReceiptQuery(BaseModel):
+    hashes: list[str] = Field(min_length=1, max_length=MAX_BATCH, description="0x-hex transaction hashes")
+
+
+def _receipt_entry(node: NodeService, tx_hash: bytes) -> dict:
+    try:
+        record = node.transaction(tx_hash)
+    except NotFound as exc:
+        return {"tx_hash": hx(tx_hash), "state": "dropped" if tx_hash in node.mempool.dropped else "unknown", "detail": str(exc)}
+    if record.height is None:
+        return {"tx_hash": hx(tx_hash), "state": "pending"}
+    return {"tx_hash": hx(tx_hash), "state": "committed", "receipt": _receipt_body(record, node.chain.store.receipts(record.height)[record.index])}
+
+
+@router.post("/receipts", summary="The receipts of up to 1,000 transactions; ?wait=S waits up to S seconds until each is on chain "
+             "or dropped")
+async def post_receipts(query: ReceiptQuery, wait: float = Query(0, ge=0, le=MAX_WAIT_S), node: NodeService = Depends(service)) -> dict:
+    """Each entry: ``state`` committed (with ``receipt``, as ``GET /v1/transactions/{hash}/receipt``), pending (in
+    the pool), dropped (with ``detail``: why) or unknown (never seen by this node); in the order asked."""
+    digests = [parse_bytes(tx_hash, f"hashes[{index}]", 32) for index, tx_hash in enumerate(query.hashes)]
+    if wait:
+        await asyncio.to_thread(node.settled, digests, wait)
+    entries = await asyncio.to_thread(lambda: [_receipt_entry(node, digest) for digest in digests])
+    return {"committed": sum(entry["state"] == "committed" for entry in entries), "entries": entries}
+
+
 @router.get("/transactions/{tx_hash}", summary="A transaction; ?wait=S waits up to S seconds for inclusion")
 async def get_transaction(tx_hash: str, wait: float = Query(0, ge=0, le=MAX_WAIT_S), node: NodeService = Depends(service)) -> dict:
     digest = parse_bytes(tx_hash, "tx_hash", 32)
@@ -141,7 +198,10 @@ async def get_transaction(tx_hash: str, wait: float = Query(0, ge=0, le=MAX_WAIT
 
 @router.get("/transactions/{tx_hash}/receipt", summary="The receipt (status, gas, logs, revert reason)")
 def get_receipt(tx_hash: str, node: NodeService = Depends(service)) -> dict:
-    record, receipt = node.receipt(parse_bytes(tx_hash, "tx_hash", 32))
+    return _receipt_body(*node.receipt(parse_bytes(tx_hash, "tx_hash", 32)))
+
+
+def _receipt_body(record, receipt) -> dict:  # type: ignore[no-untyped-def]
     body = receipt_json(receipt)
     body.update(height=record.height, index=record.index, block_hash=hx(record.block_hash))
     return body

@@ -22,9 +22,9 @@ load client) keeps of that limit.
 
 The load is one ``eth_sendRawTransaction`` per HTTP request, as independent wallets send it; the peak and the target
 ratio are measured that way. After the load levels, each size also takes a burst from clients that send their
-transactions in JSON-RPC batches (:data:`node.harness.BATCH_SUBMIT` a request, one connection per node, back to
-back): ``batched.finalized_per_s``, its CPU per transaction, ``ratio_vs_peak`` and ``vs_target`` — what a
-high-volume client gains by batching, and what the per-request cost is.
+transactions as the SDK sends many (``Client.send_raws``: ``POST /v1/transactions/batch``, 100 a request, one client
+per node, back to back): ``batched.finalized_per_s``, its CPU per transaction, ``ratio_vs_peak`` and ``vs_target`` —
+what a high-volume client gains by batching, and what the per-request cost is.
 """
 
 from __future__ import annotations
@@ -66,10 +66,10 @@ def measure(nodes: int, quick: bool, progress: Callable[[str], None], speed: Spe
                 result[f"at_{level}pct"] = phase
                 progress(f"{nodes} node(s) at {level} % of peak: {phase['finalized_per_s']} tx/s, p50 {phase['latency_p50_ms']} ms, "
                          f"p99 {phase['latency_p99_ms']} ms, CPU per node {phase['cpu_per_node_pct']} %")
-            # the same work from clients that submit in JSON-RPC batches: what one HTTP request per transaction costs
+            # the same work from clients that submit batches (the SDK's send_raws): what one HTTP request per transaction costs
             batched = net.burst_batched(max(1000, int(peak * (6 if quick else 12))))
             result["batched"] = dict(batched, ratio_vs_peak=round(batched["finalized_per_s"] / peak, 3))
-            progress(f"{nodes} node(s), transactions sent in JSON-RPC batches of {batched['batch']}: {batched['finalized_per_s']} tx/s "
+            progress(f"{nodes} node(s), transactions sent in batches of {batched['batch']} (Client.send_raws): {batched['finalized_per_s']} tx/s "
                      f"({batched['cpu_ms_per_tx']} ms of CPU a transaction)")
             return result
         finally:
