@@ -17,11 +17,13 @@ from pathlib import Path
 
 from chain_sdk import Auditor, Client, DataRefused, DataService, Enterprise, FinancialInstitution, QrRefused, TradingCenter, \
     TransactionFailed, Wallet, gm
+from chain_sdk.client import BATCH as SEND_BATCH
 from chain_sdk.verify import Genesis, ProofRejected, verify_file, verify_proof
 from node.harness import free_port_block
 
 CENTERS = ("A", "B", "C", "D")
 USCC = "91350100M000100Y43"
+REGISTER = 250  # enterprises center B admits at once
 
 
 def refused(attempt, what: str, error: type[Exception], reason: str) -> str:  # type: ignore[no-untyped-def]
@@ -118,6 +120,11 @@ class Story:
                          f"block {answer['height']}")
         self.s["records"] = ids
         lines.append("the raw records stay at A, SM4-encrypted in its LevelDB; only salted SM3 commitments are on chain")
+        register = [Wallet.generate().address for _ in range(REGISTER)]  # a center joining with the enterprises it already knows
+        started = time.perf_counter()
+        admitted = self.s["center"]["B"].admit_many(register)
+        lines.append(f"center B admits its register of {len(admitted)} enterprises in {-(-len(admitted) // SEND_BATCH)} requests "
+                     f"(TradingCenter.admit_many), all committed in {time.perf_counter() - started:.1f} s")
         return "\n".join(lines)
 
     # -- YiLianQian --------------------------------------------------------------------------------------

@@ -75,7 +75,8 @@ def test_demo_tells_the_whole_story_and_leaves_checkable_proofs(tmp_path: Path) 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All 13 steps passed" in result.stdout and "FAILED" not in result.stdout
     for line in ("through center D", "refused (the grant is used up)", "refused (ApplicationExists)", "a forged number: refused",
-                 "refused (NotYetOpen)", "rejected at merkle", "all four nodes stopped (exit code 0)"):
+                 "refused (NotYetOpen)", "rejected at merkle", "all four nodes stopped (exit code 0)",
+                 "center B admits its register of 250 enterprises in 3 requests"):
         assert line in result.stdout, line
     assert (tmp_path / "authorize-qr.png").read_bytes().startswith(b"\x89PNG") and (tmp_path / "enterprise-E.crt.der").exists()
     proofs = sorted(str(p) for p in (tmp_path / "proofs").glob("*.json"))
