@@ -186,3 +186,43 @@ def test_the_pipes_are_py_evms_over_the_fast_tries() -> None:
     ours.persist()
     theirs.persist()
     assert ours.state_root == theirs.state_root and ours.get_storage(address, 1) == 7
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 30), st.one_of(st.just(0), st.integers(1, 2**256 - 1)), st.booleans()),
+                min_size=1, max_size=120))
+def test_storage_written_in_one_pass_gives_py_evms_roots(writes: list) -> None:
+    """A block's slot writes go to each contract's storage trie in one pass (``_StorageLookup.squashed``): many slots,
+    zeros (deletions), a slot written and put back, persisted at random points — the roots and the slots read back are
+    py-evm's."""
+    addresses = [bytes([0x40 + i]) * 20 for i in range(4)]
+    ours, theirs = YilianAccountDB(AtomicDB(), BLANK_ROOT_HASH), AccountDB(AtomicDB(), BLANK_ROOT_HASH)
+    expected: dict[tuple[int, int], int] = {}
+    for who, slot, value, persist in writes:
+        for db in (ours, theirs):
+            db.set_nonce(addresses[who], 1)  # (an account with storage exists)
+            db.set_storage(addresses[who], slot, value)
+            db.set_storage(addresses[who], slot + 1000, 5)
+            db.set_storage(addresses[who], slot + 1000, 0)  # written and put back within the block
+        expected[(who, slot)] = value
+        if persist:
+            ours.persist()
+            theirs.persist()
+            assert ours.state_root == theirs.state_root
+    ours.persist()
+    theirs.persist()
+    assert ours.state_root == theirs.state_root
+    fresh = YilianAccountDB(ours._raw_store_db, ours.state_root)
+    assert all(fresh.get_storage(addresses[who], slot) == value for (who, slot), value in expected.items())
+
+
+def test_an_account_whose_storage_was_only_read_keeps_its_root() -> None:
+    ours = YilianAccountDB(AtomicDB(), BLANK_ROOT_HASH)
+    address = b"\x42" * 20
+    ours.set_storage(address, 3, 9)
+    ours.persist()
+    root = ours.state_root
+    assert ours.get_storage(address, 3) == 9 and ours.get_storage(address, 4) == 0
+    ours.set_balance(address, 0)  # dirty, no slot written
+    ours.persist()
+    assert ours.state_root == root and not ours._get_address_store(address)._storage_lookup.has_changed_root
