@@ -10,16 +10,40 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from node.harness import free_port
 
 
+@dataclass
+class SoloNode:
+    """The running node: unpacks as (API URL, the center's home, the node's process id)."""
+
+    url: str
+    home: Path
+    pid: int
+    process: subprocess.Popen
+
+    def __iter__(self) -> Iterator:
+        return iter((self.url, self.home, self.pid))
+
+    def stop(self) -> None:
+        """Stop the node (SIGTERM, then SIGKILL after 30 s); its home stays until the context ends."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 @contextlib.contextmanager
-def solo_localnet(env: dict[str, str] | None = None) -> Iterator[tuple[str, Path, int]]:
-    """Yield (API URL, the center's home, the node's process id); the node is stopped (SIGTERM) at the end. ``env``
-    adds to its environment."""
+def solo_localnet(env: dict[str, str] | None = None) -> Iterator[SoloNode]:
+    """Yield the started node (:class:`SoloNode`: unpacks as URL, home, pid); it is stopped (SIGTERM) at the end unless
+    stopped before. ``env`` adds to its environment."""
     from chain_sdk import Client
 
     with tempfile.TemporaryDirectory(prefix="yilian-bench-") as scratch:
@@ -30,6 +54,7 @@ def solo_localnet(env: dict[str, str] | None = None) -> Iterator[tuple[str, Path
                                         "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=handle,
                                        env={**os.environ, **(env or {})})
         url = f"http://127.0.0.1:{port}"
+        node = SoloNode(url, Path(scratch), process.pid, process)
         try:
             deadline = time.monotonic() + 90
             while True:
@@ -41,10 +66,7 @@ def solo_localnet(env: dict[str, str] | None = None) -> Iterator[tuple[str, Path
                         raise RuntimeError(f"the benchmark node did not start: {log.read_text(errors='replace')}")
                     time.sleep(0.2)
             home = Path(json.loads((Path(scratch) / "localnet.json").read_text())["nodes"][0]["home"])
-            yield url, home, process.pid
+            node.home = home
+            yield node
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            node.stop()

@@ -2,7 +2,9 @@
 
 Both sides run the same workload: signed EIP-1559 transactions, each a call
 that writes one storage slot of a small contract (``SSTORE(0, arg)``), from
-three admitted development accounts.
+three admitted development accounts. Then the same comparison for a workflow
+transaction, the guarantee ``issue`` call (:mod:`node.bench.issuing`):
+``guarantee_issue``.
 
 * **ceiling**: the transactions applied directly to py-evm's Prague state
   (in memory, our zero-fee state class, decode + sender recovery included),
@@ -22,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from node.bench import issuing
 from node.harness import ONE_SLOT_RUNTIME, deploy_load_contract, free_port, one_slot_write, receipts_when_committed, rpc_raw
 
 
@@ -188,6 +191,8 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
     ceiling = max(runs)
     progress(f"ceiling {ceiling:.0f} tx/s; starting a solo node")
     node = _node(count, progress)
+    issue = issuing.measure(100 if quick else 400, progress)
+    progress(f"guarantee issue: node {issue['node_finalized_per_s']} tx/s, ceiling {issue['ceiling_py_evm_per_s']} tx/s")
     return {
         "transactions": count,
         "ceiling_py_evm_per_s": round(ceiling, 1),
@@ -196,4 +201,5 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
         "node_submit_per_s": node["submit_per_s"],
         "node_blocks": node["blocks"],
         "ratio": round(node["finalized_per_s"] / ceiling, 3),
+        "guarantee_issue": issue,
     }

@@ -25,6 +25,11 @@ ratio are measured that way. After the load levels, each size also takes a burst
 transactions as the SDK sends many (``Client.send_raws``: ``POST /v1/transactions/batch``, 100 a request, one client
 per node, back to back): ``batched.finalized_per_s``, its CPU per transaction, ``ratio_vs_peak`` and ``vs_target`` —
 what a high-volume client gains by batching, and what the per-request cost is.
+
+One-slot writes are the lightest transaction there is, so they measure the chain's own cost per transaction. On 4
+validators (the target's setting) the suite then runs a workflow transaction too, the guarantee ``issue`` call
+(:mod:`node.bench.issuing`): ``n4.workflow`` is its finalized rate through ``Client.send_raws``, its in-process
+ceiling on the same state, and ``vs_target`` against the same formula over that ceiling.
 """
 
 from __future__ import annotations
@@ -35,12 +40,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from node.bench import issuing
 from node.bench._speed import SpeedProbe, period
 from node.harness import LocalNet
 
 LEVELS = (25, 50, 100)
 NEARLY_ALL = 0.8  # a probe that finalized this share of what it offered may not have found the peak
 IMPROVED = 1.1  # a doubled probe that does not finalize this much more found nothing new
+WORKFLOW_NODES = 4  # the size that also runs guarantee issue calls (node.bench.issuing): the target's setting
 PROBE_MAX = 1600.0  # tx/s: beyond, the load client (signing done before, one event loop over 4 connections per node) is what is measured
 
 
@@ -71,6 +78,10 @@ def measure(nodes: int, quick: bool, progress: Callable[[str], None], speed: Spe
             result["batched"] = dict(batched, ratio_vs_peak=round(batched["finalized_per_s"] / peak, 3))
             progress(f"{nodes} node(s), transactions sent in batches of {batched['batch']} (Client.send_raws): {batched['finalized_per_s']} tx/s "
                      f"({batched['cpu_ms_per_tx']} ms of CPU a transaction)")
+            if nodes == WORKFLOW_NODES:  # a workflow transaction on the target's setting, against its own ceiling
+                result["workflow"] = issuing.rates(net.urls, [config.home for config in net.configs], 60 if quick else 200, progress, net.stop)
+                progress(f"{nodes} node(s), guarantee issue calls: {result['workflow']['node_finalized_per_s']} tx/s "
+                         f"(ceiling in-process {result['workflow']['ceiling_py_evm_per_s']} tx/s)")
             return result
         finally:
             net.stop()
@@ -137,6 +148,10 @@ def run(quick: bool, progress: Callable[[str], None], nodes: tuple[int, ...] = (
             figures["peak_vs_target"] = round(figures["peak_per_s"] / target, 3)
             if "batched" in figures:
                 figures["batched"]["vs_target"] = round(figures["batched"]["finalized_per_s"] / target, 3)
+            workflow = figures.get("workflow")
+            if workflow:  # the same target formula over the workflow transaction's own ceiling
+                workflow["target_per_s"] = round(0.7 * workflow["ceiling_py_evm_per_s"] * cores / n, 1)
+                workflow["vs_target"] = round(workflow["node_finalized_per_s"] / workflow["target_per_s"], 3)
             concurrent = figures.get("ceiling_concurrent")
             if concurrent:
                 # the target's premise (the cores divide the one-process ceiling evenly) against what they did
