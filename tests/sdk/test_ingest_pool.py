@@ -215,24 +215,26 @@ def test_a_bulk_request_frees_its_records_before_the_collector_resumes() -> None
             seen["size"] = len(items)
             return {"size": len(items)}
 
-    passes: list[int] = []
+    backlog: list[int] = []
+    enable = gc.enable
 
-    def count_passes(phase: str, info: dict) -> None:
-        if phase == "start":
-            passes.append(info["generation"])
+    def resumed() -> None:  # the young generation's count (tracked allocations less frees) as the pause ends
+        backlog.append(gc.get_count()[0])
+        enable()
 
     gc.collect()
     assert gc.isenabled()
-    gc.callbacks.append(count_passes)
+    gc.enable = resumed
     try:
         answer = asyncio.run(data.post_batch(Request(), service=Service()))  # type: ignore[arg-type]
     finally:
-        gc.callbacks.remove(count_passes)
+        gc.enable = enable
     assert answer == {"size": 5_000} and seen == {"collector_on": False, "size": 5_000}
-    assert gc.isenabled()
-    # had the parsed batch outlived the pause, the collector would have resumed 15,000 allocations behind and
-    # walked them at once
-    assert passes == [], f"the collector ran {len(passes)} pass(es) (generations {passes}) during the request"
+    assert gc.isenabled() and len(backlog) == 1
+    # had the parsed batch outlived the pause, the collector would have resumed ~15,000 allocations behind and walked
+    # them at once. (Counted at the resume, not as collector passes during the request: a young pass over the few
+    # hundred objects asyncio and other threads allocate after it is no backlog, and made that check flaky.)
+    assert backlog[0] < 2_000, f"the collector resumed {backlog[0]} allocations behind"
 
 
 def test_a_batch_naming_a_held_or_repeated_local_id_is_refused_whole(tmp_path):
