@@ -3,7 +3,7 @@
 Both sides run the same workload: signed EIP-1559 transactions, each a call
 that writes one storage slot of a small contract (``SSTORE(0, arg)``), from
 three admitted development accounts. Then the same comparison for a workflow
-transaction, the guarantee ``issue`` call (:mod:`node.bench.issuing`):
+transaction, the guarantee ``issue`` call (:mod:`node.bench._issuing`):
 ``guarantee_issue``.
 
 * **ceiling**: the transactions applied directly to py-evm's Prague state
@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from node.bench import issuing
+from node.bench import _issuing as issuing
 from node.harness import ONE_SLOT_RUNTIME, deploy_load_contract, free_port, one_slot_write, receipts_when_committed, rpc_raw
 
 

@@ -28,7 +28,7 @@ what a high-volume client gains by batching, and what the per-request cost is.
 
 One-slot writes are the lightest transaction there is, so they measure the chain's own cost per transaction. On 4
 validators (the target's setting) the suite then runs a workflow transaction too, the guarantee ``issue`` call
-(:mod:`node.bench.issuing`): ``n4.workflow`` is its finalized rate through ``Client.send_raws``, its in-process
+(:mod:`node.bench._issuing`): ``n4.workflow`` is its finalized rate through ``Client.send_raws``, its in-process
 ceiling on the same state, and ``vs_target`` against the same formula over that ceiling.
 """
 
@@ -40,14 +40,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from node.bench import issuing
+from node.bench import _issuing as issuing
 from node.bench._speed import SpeedProbe, period
 from node.harness import LocalNet
 
 LEVELS = (25, 50, 100)
 NEARLY_ALL = 0.8  # a probe that finalized this share of what it offered may not have found the peak
 IMPROVED = 1.1  # a doubled probe that does not finalize this much more found nothing new
-WORKFLOW_NODES = 4  # the size that also runs guarantee issue calls (node.bench.issuing): the target's setting
+WORKFLOW_NODES = 4  # the size that also runs guarantee issue calls (node.bench._issuing): the target's setting
 PROBE_MAX = 1600.0  # tx/s: beyond, the load client (signing done before, one event loop over 4 connections per node) is what is measured
 
 

@@ -121,14 +121,13 @@ def rates(urls: list[str], homes: list[Path], count: int, progress: Callable[[st
         runs = [_apply_at_head(chain, raws[count:]) for _ in range(3)]
     finally:
         chain.close()
-    ceiling = max(count / seconds for seconds, _ in runs)
-    node_rate = count / elapsed
+    ceiling, node_rate = round(max(count / seconds for seconds, _ in runs), 1), round(count / elapsed, 1)
     return {
         "transactions": count,
         "gas_per_tx": round(runs[0][1] / count),
-        "ceiling_py_evm_per_s": round(ceiling, 1),
+        "ceiling_py_evm_per_s": ceiling,
         "ceiling_runs_per_s": [round(count / seconds, 1) for seconds, _ in runs],
-        "node_finalized_per_s": round(node_rate, 1),
+        "node_finalized_per_s": node_rate,
         "node_blocks": blocks,
         "ratio": round(node_rate / ceiling, 3),
     }
