@@ -16,6 +16,10 @@ from pathlib import Path
 from node.config import NodeConfig
 
 log = logging.getLogger("yilian.node")
+# worker threads for the API's blocking work (JSON-RPC batches, eth_call, proofs, bulk parses, a custodian's ingest
+# waiting for its anchoring transaction): asyncio's default is cores + 4, 6 on 2 cores, which three bulk imports in
+# flight and a few proof requests fill
+API_THREADS = 32
 MAX_CONNECTIONS = 1000  # open API connections and tasks; beyond, uvicorn answers 503 (slow or idle clients cannot starve it)
 
 
@@ -60,6 +64,8 @@ def _serve_until_signalled(server) -> None:  # type: ignore[no-untyped-def]
     import contextlib
     import signal
 
+    from concurrent.futures import ThreadPoolExecutor
+
     import uvloop
 
     def stop(signum: int, _frame: object) -> None:
@@ -72,6 +78,7 @@ def _serve_until_signalled(server) -> None:  # type: ignore[no-untyped-def]
         # uvloop: the API's event loop in C (libuv): every JSON-RPC request costs the loop a task, a keep-alive timer
         # and transport calls, which cost the node about as much CPU as the transaction it submitted
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.get_loop().set_default_executor(ThreadPoolExecutor(API_THREADS, thread_name_prefix="api"))
             runner.run(server.serve())
     finally:
         for sig, handler in previous.items():

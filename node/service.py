@@ -95,21 +95,16 @@ class NodeService:
         self._wait_on_blocks(lambda: self.transaction(tx_hash).height is not None, timeout)
         return self.transaction(tx_hash)
 
-    def settled(self, tx_hashes: list[bytes], timeout: float) -> bool:
-        """Block until each transaction is on chain or dropped from the pool (True), or ``timeout`` seconds pass
-        (False); each new block looks up only those still waiting (or not seen yet: sent through another center)."""
-        waiting = list(tx_hashes)
+    def decided(self, tx_hash: bytes) -> bool:
+        """The transaction is on chain, or no longer waiting here (dropped from the pool, or never seen): what a
+        long-poll for it waits for. Lookups only, no decoding (it runs on the API's event loop)."""
+        return self.chain.store.tx_location(tx_hash) is not None or self.mempool.get(tx_hash) is None
 
-        def done() -> bool:
-            store, dropped = self.chain.store, self.mempool.dropped
-            waiting[:] = [h for h in waiting if store.tx_location(h) is None and h not in dropped]
-            return not waiting
-
-        return self._wait_on_blocks(done, timeout)
-
-    def wait_for_height(self, height: int, timeout: float) -> bool:
-        """Block until this node has committed block ``height`` (True) or ``timeout`` seconds pass (False)."""
-        return self._wait_on_blocks(lambda: self.chain.height >= height, timeout)
+    def unsettled(self, tx_hashes: list[bytes]) -> list[bytes]:
+        """Those of ``tx_hashes`` neither on chain nor dropped from the pool (waiting, or not seen yet: sent through
+        another center). Lookups only."""
+        store, dropped = self.chain.store, self.mempool.dropped
+        return [tx_hash for tx_hash in tx_hashes if store.tx_location(tx_hash) is None and tx_hash not in dropped]
 
     def _wait_on_blocks(self, done: Callable[[], bool], timeout: float) -> bool:
         """Block until ``done()`` or ``timeout`` seconds pass; returns its last answer. ``done`` is asked while holding

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from node.api import console, data, jsonrpc, problems, rest
+from node.api.waiting import BlockWaiter
 from node.service import VERSION, NodeService
 
 
@@ -20,6 +21,7 @@ def create_app(service: NodeService, *, custodian=None, data_token: str | None =
         description="REST under /v1 and Ethereum JSON-RPC (POST /). Errors are RFC 9457 problem+json.",
     )
     app.state.service = service
+    app.state.blocks = BlockWaiter(service.chain)  # the long-polls' wake-ups (?wait=)
     problems.install(app)
     app.state.custodian, app.state.data_token = custodian, data_token
     from chain_sdk.verify import Genesis

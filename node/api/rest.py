@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from node.api.encoding import header_json, hx, parse_bytes, receipt_json, tx_json
 from node.api.problems import Problem, described
+from node.api.waiting import BlockWaiter
 from node.errors import ValidationError
 from node.service import NodeService, NotFound
 from node.types import Transaction
@@ -22,6 +23,10 @@ MAX_BATCH = 1_000  # transactions a batch submits, receipts a query asks for
 
 def service(request: Request) -> NodeService:
     return request.app.state.service
+
+
+def waiter(request: Request) -> BlockWaiter:
+    return request.app.state.blocks
 
 
 class NativeTxFields(BaseModel):
@@ -97,13 +102,14 @@ def _block_json(node: NodeService, block, full: bool) -> dict:  # type: ignore[n
 
 @router.get("/blocks/{block_id}", summary="A block by height, hash or tag (latest, earliest); ?wait=S waits up to S seconds "
                                       "for a height this node has not reached (the SDK's read-your-writes across nodes)")
-async def get_block(block_id: str, full: bool = False, wait: float = Query(0, ge=0, le=MAX_WAIT_S),
+async def get_block(block_id: str, full: bool = False, wait: float = Query(0, ge=0, le=MAX_WAIT_S), blocks: BlockWaiter = Depends(waiter),
                     node: NodeService = Depends(service)) -> dict:
     if block_id.startswith("0x") and len(block_id) == 66:
         block = node.block_by_hash(parse_bytes(block_id, "block_id", 32))
     else:
         if wait and block_id.isascii() and block_id.isdigit() and int(block_id) > node.chain.height:  # ("²" is a digit int() refuses)
-            await asyncio.to_thread(node.wait_for_height, int(block_id), wait)
+            height = int(block_id)
+            await blocks.until(lambda: node.chain.height >= height, wait)
         block = node.block(node.resolve_height(block_id))
     return _block_json(node, block, full)
 
@@ -124,12 +130,12 @@ def get_certificate(height: int, node: NodeService = Depends(service)) -> dict:
 
 @router.post("/transactions", status_code=202, summary="Submit a signed transaction (JSON or msgpack)")
 async def post_transaction(request: Request, wait: float = Query(0, ge=0, le=MAX_WAIT_S, description="seconds to wait for inclusion"),
-                           node: NodeService = Depends(service)) -> dict:
+                           node: NodeService = Depends(service), blocks: BlockWaiter = Depends(waiter)) -> dict:
     raw = await _raw_body(request)
     tx = await asyncio.to_thread(node.submit, raw)
     if wait:
-        record = await asyncio.to_thread(node.wait_for, tx.hash, wait)
-        return tx_json(record)
+        await blocks.until(lambda: node.decided(tx.hash), wait)
+        return tx_json(await asyncio.to_thread(node.transaction, tx.hash))  # (NotFound if it was dropped)
     return {"hash": hx(tx.hash), "status": "pending", "kind": tx.kind}
 
 
@@ -179,21 +185,32 @@ def _receipt_entry(node: NodeService, tx_hash: bytes) -> dict:
 
 @router.post("/receipts", summary="The receipts of up to 1,000 transactions; ?wait=S waits up to S seconds until each is on chain "
              "or dropped")
-async def post_receipts(query: ReceiptQuery, wait: float = Query(0, ge=0, le=MAX_WAIT_S), node: NodeService = Depends(service)) -> dict:
+async def post_receipts(query: ReceiptQuery, wait: float = Query(0, ge=0, le=MAX_WAIT_S), node: NodeService = Depends(service),
+                        blocks: BlockWaiter = Depends(waiter)) -> dict:
     """Each entry: ``state`` committed (with ``receipt``, as ``GET /v1/transactions/{hash}/receipt``), pending (in
     the pool), dropped (with ``detail``: why) or unknown (never seen by this node); in the order asked."""
     digests = [parse_bytes(tx_hash, f"hashes[{index}]", 32) for index, tx_hash in enumerate(query.hashes)]
     if wait:
-        await asyncio.to_thread(node.settled, digests, wait)
+        waiting = digests
+
+        def settled() -> bool:
+            nonlocal waiting
+            waiting = node.unsettled(waiting)  # each block looks up only those still waiting
+            return not waiting
+
+        await blocks.until(settled, wait)
     entries = await asyncio.to_thread(lambda: [_receipt_entry(node, digest) for digest in digests])
     return {"committed": sum(entry["state"] == "committed" for entry in entries), "entries": entries}
 
 
 @router.get("/transactions/{tx_hash}", summary="A transaction; ?wait=S waits up to S seconds for inclusion")
-async def get_transaction(tx_hash: str, wait: float = Query(0, ge=0, le=MAX_WAIT_S), node: NodeService = Depends(service)) -> dict:
+async def get_transaction(tx_hash: str, wait: float = Query(0, ge=0, le=MAX_WAIT_S), node: NodeService = Depends(service),
+                          blocks: BlockWaiter = Depends(waiter)) -> dict:
     digest = parse_bytes(tx_hash, "tx_hash", 32)
-    record = await asyncio.to_thread(node.wait_for, digest, wait) if wait else node.transaction(digest)
-    return tx_json(record)
+    if not wait:
+        return tx_json(node.transaction(digest))
+    await blocks.until(lambda: node.decided(digest), wait)
+    return tx_json(await asyncio.to_thread(node.transaction, digest))
 
 
 @router.get("/transactions/{tx_hash}/receipt", summary="The receipt (status, gas, logs, revert reason)")
