@@ -173,14 +173,29 @@ class ReceiptQuery(BaseModel):
     hashes: list[str] = Field(min_length=1, max_length=MAX_BATCH, description="0x-hex transaction hashes")
 
 
-def _receipt_entry(node: NodeService, tx_hash: bytes) -> dict:
-    try:
-        record = node.transaction(tx_hash)
-    except NotFound as exc:
-        return {"tx_hash": hx(tx_hash), "state": "dropped" if tx_hash in node.mempool.dropped else "unknown", "detail": str(exc)}
-    if record.height is None:
-        return {"tx_hash": hx(tx_hash), "state": "pending"}
-    return {"tx_hash": hx(tx_hash), "state": "committed", "receipt": _receipt_body(record, node.chain.store.receipts(record.height)[record.index])}
+def _receipt_entries(node: NodeService, digests: list[bytes]) -> list[dict]:
+    """Each transaction's entry; a block's receipts are decoded once for all the transactions asked in it (a batch
+    lands in a few blocks: decoding the block and its receipts once a transaction made this request a quarter of a
+    solo node's time while it committed 300 guarantee issue calls)."""
+    store, blocks, entries = node.chain.store, {}, []
+    for digest in digests:
+        location = store.tx_location(digest)
+        if location is None:  # (not on chain: no decoding below)
+            try:
+                node.transaction(digest)
+            except NotFound as exc:
+                entries.append({"tx_hash": hx(digest), "state": "dropped" if digest in node.mempool.dropped else "unknown", "detail": str(exc)})
+            else:
+                entries.append({"tx_hash": hx(digest), "state": "pending"})
+            continue
+        height, index = location
+        if height not in blocks:
+            blocks[height] = (store.receipts(height), store.block_hash(height))
+        receipts, block_hash = blocks[height]
+        body = receipt_json(receipts[index])
+        body.update(height=height, index=index, block_hash=hx(block_hash))
+        entries.append({"tx_hash": hx(digest), "state": "committed", "receipt": body})
+    return entries
 
 
 @router.post("/receipts", summary="The receipts of up to 1,000 transactions; ?wait=S waits up to S seconds until each is on chain "
@@ -199,7 +214,7 @@ async def post_receipts(query: ReceiptQuery, wait: float = Query(0, ge=0, le=MAX
             return not waiting
 
         await blocks.until(settled, wait)
-    entries = await asyncio.to_thread(lambda: [_receipt_entry(node, digest) for digest in digests])
+    entries = await asyncio.to_thread(_receipt_entries, node, digests)
     return {"committed": sum(entry["state"] == "committed" for entry in entries), "entries": entries}
 
 
