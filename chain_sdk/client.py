@@ -213,8 +213,8 @@ class Client:
     def send_raws(self, raws: Sequence[bytes], *, wait: float = 30.0) -> list[dict]:
         """Submit many signed transactions, :data:`BATCH` to a request, in order; with ``wait`` > 0 return their
         receipts, in order, once all are included (else ``{hash, status: pending}`` each). One HTTP request per hundred
-        transactions instead of one each: on 4 validators the chain finalized ~1.4× as many a second (``yilian bench
-        localnet``, ``batched``). Raises :class:`BatchFailed` when the node refuses any (no request is made after the
+        transactions instead of one each: on 4 validators the chain finalized 1.2–1.4× as many one-slot writes a second
+        (``yilian bench localnet``, ``batched``). Raises :class:`BatchFailed` when the node refuses any (no request is made after the
         one holding the refusal) or, with ``wait``, when any is not included in time."""
         results: list = []
         errors: dict[int, SdkError] = {}
