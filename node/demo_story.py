@@ -67,10 +67,7 @@ class Story:
         homes = [Path(node["home"]) for node in description["nodes"]]
         urls = [node["api_url"] for node in description["nodes"]]
         self.s.update(homes=homes, urls=urls, genesis_path=net / "consortium" / "genesis.json")
-        centers = []
-        for home, url in zip(homes, urls):
-            wallet = Wallet.load(home / "keys" / "admin.json", (home / "secrets" / "password").read_bytes().strip())
-            centers.append(TradingCenter(Client(url), wallet))
+        centers = [TradingCenter.for_home(url, home) for home, url in zip(homes, urls)]
         self.s["center"] = dict(zip(CENTERS, centers))
         status = centers[0].client.status()
         lines = [f"chain {status['chain_id']} ({status['suite']}: SM2/SM3/SM4), genesis 0x{status['genesis_hash'][2:18]}…, "

@@ -6,11 +6,14 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from eth_utils import to_checksum_address
 
 from chain_sdk import gm, qr, records
+from chain_sdk.client import Client
 from chain_sdk.roles._base import Role
+from chain_sdk.wallet import Wallet
 
 ACTIONS = ("AddCenter", "RemoveCenter", "AddInstitution", "RemoveInstitution", "AddCA", "RemoveCA", "AddAuditor", "RemoveAuditor",
            "Blacklist", "Unblacklist")
@@ -40,6 +43,13 @@ class GuaranteeCheck:
 
 class TradingCenter(Role):
     """A center's admin account."""
+
+    @classmethod
+    def for_home(cls, url: str, home: Path | str) -> TradingCenter:
+        """The center whose node home is ``home`` (as ``yilian center new`` or ``yilian localnet`` lays it out): its
+        admin keystore ``keys/admin.json`` opened with ``secrets/password``."""
+        home = Path(home)
+        return cls(Client(url), Wallet.load(home / "keys" / "admin.json", (home / "secrets" / "password").read_bytes().strip()))
 
     def admit(self, enterprise: str) -> str:
         return self.members.transact(self.wallet, "admit", to_checksum_address(enterprise)).tx_hash

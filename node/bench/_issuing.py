@@ -41,8 +41,7 @@ def _signed_issues(urls: list[str], homes: list[Path], count: int, progress: Cal
     from chain_sdk import Client, Enterprise, FinancialInstitution, TradingCenter, Wallet, gm, records
     from chain_sdk.client import VALIDITY_BLOCKS
 
-    centers = [TradingCenter(Client(url), Wallet.load(home / "keys" / "admin.json", (home / "secrets" / "password").read_bytes().strip()))
-               for url, home in zip(urls, homes)]
+    centers = [TradingCenter.for_home(url, home) for url, home in zip(urls, homes)]
     center = centers[0]
     enterprise, bank = Enterprise(Client(urls[0]), Wallet.generate()), FinancialInstitution(Client(urls[0]), Wallet.generate())
     center.admit(enterprise.address)

@@ -191,7 +191,7 @@ def run(quick: bool, progress: Callable[[str], None]) -> dict:
     ceiling = max(runs)
     progress(f"ceiling {ceiling:.0f} tx/s; starting a solo node")
     node = _node(count, progress)
-    issue = issuing.measure(100 if quick else 400, progress)
+    issue = issuing.measure(50 if quick else 400, progress)
     progress(f"guarantee issue: node {issue['node_finalized_per_s']} tx/s, ceiling {issue['ceiling_py_evm_per_s']} tx/s")
     return {
         "transactions": count,

@@ -79,7 +79,7 @@ def measure(nodes: int, quick: bool, progress: Callable[[str], None], speed: Spe
             progress(f"{nodes} node(s), transactions sent in batches of {batched['batch']} (Client.send_raws): {batched['finalized_per_s']} tx/s "
                      f"({batched['cpu_ms_per_tx']} ms of CPU a transaction)")
             if nodes == WORKFLOW_NODES:  # a workflow transaction on the target's setting, against its own ceiling
-                result["workflow"] = issuing.rates(net.urls, [config.home for config in net.configs], 60 if quick else 200, progress, net.stop)
+                result["workflow"] = issuing.rates(net.urls, [config.home for config in net.configs], 40 if quick else 200, progress, net.stop)
                 progress(f"{nodes} node(s), guarantee issue calls: {result['workflow']['node_finalized_per_s']} tx/s "
                          f"(ceiling in-process {result['workflow']['ceiling_py_evm_per_s']} tx/s)")
             return result
