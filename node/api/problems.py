@@ -68,8 +68,7 @@ def install(app) -> None:  # type: ignore[no-untyped-def]
     async def _described(request: Request, exc: Exception) -> JSONResponse:
         body = described(exc)
         assert body is not None  # (registered for the kinds it describes)
-        status, slug, title, detail = body.pop("status"), body.pop("type").removeprefix(TYPE_BASE), body.pop("title"), body.pop("detail")
-        return problem_response(status, slug, title, detail, request.url.path, **body)
+        return JSONResponse({**body, "instance": request.url.path}, status_code=body["status"], media_type="application/problem+json")
 
     for kind in (NotFound, ValidationError, CodecError, YilianError):  # (the most specific handler wins: DatabaseError's above)
         app.add_exception_handler(kind, _described)
