@@ -16,6 +16,10 @@ count`` project records, the bank opens a credit line and the enterprise applies
 * **ceiling**: the nodes stop, and the other ``count`` are applied in this process to the first center's state at
   its head (its LevelDB, read through a throwaway overlay: nothing is written), decode and SM2 sender check included,
   then the state root — no pool, no blocks, no network, no HTTP. Best of three runs on fresh overlays.
+* **concurrent ceiling** (several nodes): as many processes as there are validators each apply the same ``count``
+  to their own copy of that state, all at once (as
+  :func:`node.bench.execution.concurrent_ceiling` does for one-slot writes): what a network in which every
+  validator executes every transaction and does nothing else reaches on this machine. Best of three rounds.
 """
 
 from __future__ import annotations
@@ -93,9 +97,69 @@ def _apply_at_head(chain, raws: list[bytes]) -> tuple[float, int]:  # type: igno
     return time.perf_counter() - started, gas
 
 
-def rates(urls: list[str], homes: list[Path], count: int, progress: Callable[[str], None], stop: Callable[[], None]) -> dict:
+def _concurrent_worker(data_dir: str, home: str, raws: list[bytes], rounds: int, barrier, results) -> None:  # type: ignore[no-untyped-def]
+    from node.chain import Chain
+    from node.config import load_node_config
+
+    chain = Chain(data_dir, load_node_config(Path(home)).load_genesis())
+    try:
+        _apply_at_head(chain, raws[: max(1, len(raws) // 10)])  # imports and first-use costs before the clock
+        for _ in range(rounds):
+            barrier.wait(300)  # every process starts each round together
+            cpu = time.thread_time()
+            seconds, _ = _apply_at_head(chain, raws)
+            results.put((seconds, time.thread_time() - cpu))
+    finally:
+        chain.close()
+
+
+def concurrent_ceiling(home: Path, raws: list[bytes], processes: int, rounds: int = 3) -> dict:
+    """``processes`` processes apply ``raws`` at once, each to its own copy of the stopped node's state at ``home``
+    (see the module's docstring); the figures of :func:`node.bench.execution.concurrent_ceiling`."""
+    import multiprocessing
+    import queue
+    import shutil
+    import tempfile
+
+    from node.bench.execution import _concurrent_figures
+    from node.config import load_node_config
+
+    source = load_node_config(home).data_dir / "chain"
+    with tempfile.TemporaryDirectory(prefix="yilian-bench-copies-") as scratch:
+        copies = []
+        for index in range(processes):
+            copy = Path(scratch) / str(index)
+            shutil.copytree(source, copy / "chain")
+            copies.append(str(copy))
+        context = multiprocessing.get_context("spawn")  # fresh interpreters, as the validators are
+        barrier, results = context.Barrier(processes), context.Queue()
+        workers = [context.Process(target=_concurrent_worker, args=(copy, str(home), raws, rounds, barrier, results), daemon=True)
+                   for copy in copies]
+        for worker in workers:
+            worker.start()
+        measured: list[tuple[float, float]] = []
+        try:
+            while len(measured) < processes * rounds:
+                try:
+                    measured.append(results.get(timeout=5))
+                except queue.Empty:
+                    failed = [worker.exitcode for worker in workers if worker.exitcode not in (None, 0)]
+                    if failed:
+                        raise RuntimeError(f"a concurrent ceiling process failed (exit code {failed[0]})") from None
+        finally:
+            complete = len(measured) == processes * rounds
+            for worker in workers:
+                worker.join(30 if complete else 0)
+                if worker.is_alive():
+                    worker.kill()
+    return _concurrent_figures(measured, processes, len(raws))
+
+
+def rates(urls: list[str], homes: list[Path], count: int, progress: Callable[[str], None], stop: Callable[[], None], *,
+          concurrent_rounds: int = 3) -> dict:
     """The node's finalized rate of ``count`` guarantee ``issue`` calls sent to the first of ``urls``, and their ceiling
-    in-process on the first center's state once ``stop()`` stopped the nodes (see the module's docstring)."""
+    in-process on the first center's state once ``stop()`` stopped the nodes, alone and (several nodes) in as many
+    processes at once (see the module's docstring)."""
     from chain_sdk import Client
 
     from node.chain import Chain
@@ -121,7 +185,7 @@ def rates(urls: list[str], homes: list[Path], count: int, progress: Callable[[st
     finally:
         chain.close()
     ceiling, node_rate = round(max(count / seconds for seconds, _ in runs), 1), round(count / elapsed, 1)
-    return {
+    figures = {
         "transactions": count,
         "gas_per_tx": round(runs[0][1] / count),
         "ceiling_py_evm_per_s": ceiling,
@@ -130,6 +194,13 @@ def rates(urls: list[str], homes: list[Path], count: int, progress: Callable[[st
         "node_blocks": blocks,
         "ratio": round(node_rate / ceiling, 3),
     }
+    if len(urls) > 1:
+        progress(f"guarantee issue: concurrent ceiling: {len(urls)} processes apply the same {count} at once")
+        concurrent = concurrent_ceiling(homes[0], raws[count:], len(urls), concurrent_rounds)
+        concurrent["cpu_vs_alone"] = round(concurrent["cpu_us_per_tx"] / (1e6 / ceiling), 2)
+        figures["ceiling_concurrent"] = concurrent
+        figures["vs_concurrent_ceiling"] = round(node_rate / concurrent["per_s"], 3)
+    return figures
 
 
 def measure(count: int, progress: Callable[[str], None]) -> dict:

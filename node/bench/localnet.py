@@ -29,7 +29,9 @@ what a high-volume client gains by batching, and what the per-request cost is.
 One-slot writes are the lightest transaction there is, so they measure the chain's own cost per transaction. On 4
 validators (the target's setting) the suite then runs a workflow transaction too, the guarantee ``issue`` call
 (:mod:`node.bench._issuing`): ``n4.workflow`` is its finalized rate through ``Client.send_raws``, its in-process
-ceiling on the same state, and ``vs_target`` against the same formula over that ceiling.
+ceiling on the same state, and ``vs_target`` against the same formula over that ceiling; its
+``ceiling_concurrent`` is 4 processes applying those calls at once, each to a copy of that state, and
+``vs_concurrent_ceiling`` what the chain keeps of it.
 """
 
 from __future__ import annotations
@@ -79,9 +81,11 @@ def measure(nodes: int, quick: bool, progress: Callable[[str], None], speed: Spe
             progress(f"{nodes} node(s), transactions sent in batches of {batched['batch']} (Client.send_raws): {batched['finalized_per_s']} tx/s "
                      f"({batched['cpu_ms_per_tx']} ms of CPU a transaction)")
             if nodes == WORKFLOW_NODES:  # a workflow transaction on the target's setting, against its own ceiling
-                result["workflow"] = issuing.rates(net.urls, [config.home for config in net.configs], 40 if quick else 200, progress, net.stop)
-                progress(f"{nodes} node(s), guarantee issue calls: {result['workflow']['node_finalized_per_s']} tx/s "
-                         f"(ceiling in-process {result['workflow']['ceiling_py_evm_per_s']} tx/s)")
+                workflow = result["workflow"] = issuing.rates(net.urls, [config.home for config in net.configs], 40 if quick else 200,
+                                                              progress, net.stop, concurrent_rounds=1 if quick else 3)
+                progress(f"{nodes} node(s), guarantee issue calls: {workflow['node_finalized_per_s']} tx/s (ceiling in-process "
+                         f"{workflow['ceiling_py_evm_per_s']} tx/s alone, {workflow['ceiling_concurrent']['per_s']} tx/s in {nodes} "
+                         f"processes at once)")
             return result
         finally:
             net.stop()
@@ -152,6 +156,9 @@ def run(quick: bool, progress: Callable[[str], None], nodes: tuple[int, ...] = (
             if workflow:  # the same target formula over the workflow transaction's own ceiling
                 workflow["target_per_s"] = round(0.7 * workflow["ceiling_py_evm_per_s"] * cores / n, 1)
                 workflow["vs_target"] = round(workflow["node_finalized_per_s"] / workflow["target_per_s"], 3)
+                if "ceiling_concurrent" in workflow:
+                    workflow["ceiling_concurrent"]["vs_even_division"] = round(
+                        workflow["ceiling_concurrent"]["per_s"] / (workflow["ceiling_py_evm_per_s"] * cores / n), 3)
             concurrent = figures.get("ceiling_concurrent")
             if concurrent:
                 # the target's premise (the cores divide the one-process ceiling evenly) against what they did

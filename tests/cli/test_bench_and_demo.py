@@ -56,6 +56,11 @@ def test_bench_quick_runs_every_benchmark_and_writes_results(tmp_path: Path) -> 
     assert workflow["transactions"] == 40 and workflow["node_finalized_per_s"] > 0 and "workflow" not in localnet["n1"]
     assert workflow["target_per_s"] == round(0.7 * workflow["ceiling_py_evm_per_s"] * localnet["cores"] / 4, 1)
     assert workflow["vs_target"] == round(workflow["node_finalized_per_s"] / workflow["target_per_s"], 3)
+    limit = workflow["ceiling_concurrent"]  # 4 processes applying the same issue calls at once, each on a copy of the state
+    assert limit["processes"] == 4 and limit["transactions"] == 40 and len(limit["rounds_per_s"]) == 1 and limit["cpu_vs_alone"] > 0
+    assert limit["vs_even_division"] == round(limit["per_s"] / (workflow["ceiling_py_evm_per_s"] * localnet["cores"] / 4), 3)
+    assert workflow["vs_concurrent_ceiling"] == round(workflow["node_finalized_per_s"] / limit["per_s"], 3)
+    assert "ceiling_concurrent" not in benchmarks["execution"]["guarantee_issue"]  # a solo node: one process
     runs = localnet["ceiling_runs_per_s"]  # each ceiling's runs are kept; the best of each counts
     assert [max(runs["before"]), max(runs["after"])] == localnet["ceiling_before_and_after_per_s"] and len(runs["before"]) == 3
     assert max(benchmarks["execution"]["ceiling_runs_per_s"]) == benchmarks["execution"]["ceiling_py_evm_per_s"]
