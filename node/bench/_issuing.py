@@ -116,12 +116,10 @@ def _concurrent_worker(data_dir: str, home: str, raws: list[bytes], rounds: int,
 def concurrent_ceiling(home: Path, raws: list[bytes], processes: int, rounds: int = 3) -> dict:
     """``processes`` processes apply ``raws`` at once, each to its own copy of the stopped node's state at ``home``
     (see the module's docstring); the figures of :func:`node.bench.execution.concurrent_ceiling`."""
-    import multiprocessing
-    import queue
     import shutil
     import tempfile
 
-    from node.bench.execution import _concurrent_figures
+    from node.bench.execution import _concurrent_figures, run_together
     from node.config import load_node_config
 
     source = load_node_config(home).data_dir / "chain"
@@ -131,27 +129,7 @@ def concurrent_ceiling(home: Path, raws: list[bytes], processes: int, rounds: in
             copy = Path(scratch) / str(index)
             shutil.copytree(source, copy / "chain")
             copies.append(str(copy))
-        context = multiprocessing.get_context("spawn")  # fresh interpreters, as the validators are
-        barrier, results = context.Barrier(processes), context.Queue()
-        workers = [context.Process(target=_concurrent_worker, args=(copy, str(home), raws, rounds, barrier, results), daemon=True)
-                   for copy in copies]
-        for worker in workers:
-            worker.start()
-        measured: list[tuple[float, float]] = []
-        try:
-            while len(measured) < processes * rounds:
-                try:
-                    measured.append(results.get(timeout=5))
-                except queue.Empty:
-                    failed = [worker.exitcode for worker in workers if worker.exitcode not in (None, 0)]
-                    if failed:
-                        raise RuntimeError(f"a concurrent ceiling process failed (exit code {failed[0]})") from None
-        finally:
-            complete = len(measured) == processes * rounds
-            for worker in workers:
-                worker.join(30 if complete else 0)
-                if worker.is_alive():
-                    worker.kill()
+        measured = run_together(_concurrent_worker, [(copy, str(home), raws) for copy in copies], rounds)
     return _concurrent_figures(measured, processes, len(raws))
 
 

@@ -92,32 +92,40 @@ def concurrent_ceiling(processes: int, count: int, chain_id: int, rounds: int = 
 
     Returns the best round's tx/s, each round's, and in the best round the CPU a transaction cost each process
     (against one process alone: what sharing the cores adds, caches and switches)."""
+    raws, contract = _ceiling_load(count, chain_id)
+    measured = run_together(_ceiling_worker, [(raws, contract, chain_id)] * processes, rounds)
+    return _concurrent_figures(measured, processes, count)
+
+
+def run_together(worker: Callable, arguments: list[tuple], rounds: int) -> list[tuple[float, float]]:  # type: ignore[type-arg]
+    """One spawned process per item of ``arguments``, running ``worker(*item, rounds, barrier, results)``: each waits
+    at the barrier before each of its ``rounds`` and puts its (seconds, CPU seconds) on ``results``. Returns them,
+    round after round (a round's all come before the next round's: the barrier)."""
     import multiprocessing
     import queue
 
-    raws, contract = _ceiling_load(count, chain_id)
     context = multiprocessing.get_context("spawn")  # fresh interpreters, as the validators are
+    processes = len(arguments)
     barrier, results = context.Barrier(processes), context.Queue()
-    workers = [context.Process(target=_ceiling_worker, args=(raws, contract, chain_id, rounds, barrier, results), daemon=True)
-               for _ in range(processes)]
-    for worker in workers:
-        worker.start()
+    workers = [context.Process(target=worker, args=(*item, rounds, barrier, results), daemon=True) for item in arguments]
+    for process in workers:
+        process.start()
     measured: list[tuple[float, float]] = []
     try:
-        while len(measured) < processes * rounds:  # a round's results all come before the next round's (the barrier)
+        while len(measured) < processes * rounds:
             try:
                 measured.append(results.get(timeout=5))
             except queue.Empty:
-                failed = [worker.exitcode for worker in workers if worker.exitcode not in (None, 0)]
+                failed = [process.exitcode for process in workers if process.exitcode not in (None, 0)]
                 if failed:
                     raise RuntimeError(f"a concurrent ceiling process failed (exit code {failed[0]})") from None
     finally:
         complete = len(measured) == processes * rounds
-        for worker in workers:
-            worker.join(30 if complete else 0)  # after a failure the others wait at the barrier: stop them now
-            if worker.is_alive():
-                worker.kill()
-    return _concurrent_figures(measured, processes, count)
+        for process in workers:
+            process.join(30 if complete else 0)  # after a failure the others wait at the barrier: stop them now
+            if process.is_alive():
+                process.kill()
+    return measured
 
 
 def _concurrent_figures(measured: list[tuple[float, float]], processes: int, count: int) -> dict:
