@@ -17,8 +17,8 @@ That target assumes the cores divide the one-process ceiling evenly among the va
 suite measures what they do (:func:`node.bench.execution.concurrent_ceiling`): N processes applying the same
 transactions at once, nothing else — the most any design in which every validator executes every transaction can
 reach here. ``ceiling_concurrent.vs_even_division`` says how far the premise holds, ``cpu_vs_alone`` what sharing the
-cores costs each process, and ``peak_vs_concurrent_ceiling`` what the chain (consensus, network, API, storage, the
-load client) keeps of that limit.
+cores costs each process, and ``peak_vs_concurrent_ceiling`` (``batched.vs_concurrent_ceiling`` for the batched
+burst) what the chain (consensus, network, API, storage, the load client) keeps of that limit.
 
 The load is one ``eth_sendRawTransaction`` per HTTP request, as independent wallets send it; the peak and the target
 ratio are measured that way. After the load levels, each size also takes a burst from clients that send their
@@ -165,6 +165,8 @@ def run(quick: bool, progress: Callable[[str], None], nodes: tuple[int, ...] = (
                 concurrent["vs_even_division"] = round(concurrent["per_s"] / (ceiling * cores / n), 3)
                 concurrent["cpu_vs_alone"] = round(concurrent["cpu_us_per_tx"] / (1e6 / ceiling), 2)
                 figures["peak_vs_concurrent_ceiling"] = round(figures["peak_per_s"] / concurrent["per_s"], 3)
+                if "batched" in figures:
+                    figures["batched"]["vs_concurrent_ceiling"] = round(figures["batched"]["finalized_per_s"] / concurrent["per_s"], 3)
     if "peak_per_s" in results.get("n1", {}):
         for n in chosen:
             if n > 1 and "peak_per_s" in results[f"n{n}"]:

@@ -52,6 +52,7 @@ def test_bench_quick_runs_every_benchmark_and_writes_results(tmp_path: Path) -> 
         assert batched["batch"] == 100 and batched["transactions"] >= 1000 and batched["finalized_per_s"] > 0 and batched["cpu_ms_per_tx"] > 0
         assert batched["ratio_vs_peak"] == round(batched["finalized_per_s"] / localnet[n]["peak_per_s"], 3)
     assert localnet["n4"]["batched"]["vs_target"] > 0 and "vs_target" not in localnet["n1"]["batched"]
+    assert localnet["n4"]["batched"]["vs_concurrent_ceiling"] == round(localnet["n4"]["batched"]["finalized_per_s"] / concurrent["per_s"], 3)
     workflow = localnet["n4"]["workflow"]  # guarantee issue calls on the 4 validators, against their own ceiling
     assert workflow["transactions"] == 40 and workflow["node_finalized_per_s"] > 0 and "workflow" not in localnet["n1"]
     assert workflow["target_per_s"] == round(0.7 * workflow["ceiling_py_evm_per_s"] * localnet["cores"] / 4, 1)
