@@ -175,7 +175,6 @@ def rates(urls: list[str], homes: list[Path], count: int, progress: Callable[[st
     if len(urls) > 1:
         progress(f"guarantee issue: concurrent ceiling: {len(urls)} processes apply the same {count} at once")
         concurrent = concurrent_ceiling(homes[0], raws[count:], len(urls), concurrent_rounds)
-        concurrent["cpu_vs_alone"] = round(concurrent["cpu_us_per_tx"] / (1e6 / ceiling), 2)
         figures["ceiling_concurrent"] = concurrent
         figures["vs_concurrent_ceiling"] = round(node_rate / concurrent["per_s"], 3)
     return figures

@@ -91,6 +91,13 @@ def measure(nodes: int, quick: bool, progress: Callable[[str], None], speed: Spe
             net.stop()
 
 
+def _against_alone(concurrent: dict, ceiling: float, cores: int, n: int) -> None:
+    """The target's premise (the cores divide the one-process ``ceiling`` evenly among ``n``) against what ``n``
+    processes did at once (:func:`node.bench.execution.concurrent_ceiling`), and the CPU a transaction cost each."""
+    concurrent["vs_even_division"] = round(concurrent["per_s"] / (ceiling * cores / n), 3)
+    concurrent["cpu_vs_alone"] = round(concurrent["cpu_us_per_tx"] / (1e6 / ceiling), 2)
+
+
 def _probe(net: LocalNet, nodes: int, rate: float, seconds: float, progress: Callable[[str], None]) -> dict:
     """The burst that finds the peak: the best finalized rate of one or more probes. A probe that finalized most
     of what it offered may not have found the limit (the finalized rate counts the drain after the burst, so even a
@@ -156,14 +163,11 @@ def run(quick: bool, progress: Callable[[str], None], nodes: tuple[int, ...] = (
             if workflow:  # the same target formula over the workflow transaction's own ceiling
                 workflow["target_per_s"] = round(0.7 * workflow["ceiling_py_evm_per_s"] * cores / n, 1)
                 workflow["vs_target"] = round(workflow["node_finalized_per_s"] / workflow["target_per_s"], 3)
-                if "ceiling_concurrent" in workflow:
-                    workflow["ceiling_concurrent"]["vs_even_division"] = round(
-                        workflow["ceiling_concurrent"]["per_s"] / (workflow["ceiling_py_evm_per_s"] * cores / n), 3)
+                if "ceiling_concurrent" in workflow:  # as for the one-slot writes below, against the calls' own ceiling
+                    _against_alone(workflow["ceiling_concurrent"], workflow["ceiling_py_evm_per_s"], cores, n)
             concurrent = figures.get("ceiling_concurrent")
             if concurrent:
-                # the target's premise (the cores divide the one-process ceiling evenly) against what they did
-                concurrent["vs_even_division"] = round(concurrent["per_s"] / (ceiling * cores / n), 3)
-                concurrent["cpu_vs_alone"] = round(concurrent["cpu_us_per_tx"] / (1e6 / ceiling), 2)
+                _against_alone(concurrent, ceiling, cores, n)
                 figures["peak_vs_concurrent_ceiling"] = round(figures["peak_per_s"] / concurrent["per_s"], 3)
                 if "batched" in figures:
                     figures["batched"]["vs_concurrent_ceiling"] = round(figures["batched"]["finalized_per_s"] / concurrent["per_s"], 3)
