@@ -23,8 +23,11 @@ class SoloNode:
 
     url: str
     home: Path
-    pid: int
     process: subprocess.Popen
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def __iter__(self) -> Iterator:
         return iter((self.url, self.home, self.pid))
@@ -54,7 +57,7 @@ def solo_localnet(env: dict[str, str] | None = None) -> Iterator[SoloNode]:
                                         "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=handle,
                                        env={**os.environ, **(env or {})})
         url = f"http://127.0.0.1:{port}"
-        node = SoloNode(url, Path(scratch), process.pid, process)
+        node = SoloNode(url, Path(scratch), process)
         try:
             deadline = time.monotonic() + 90
             while True:
