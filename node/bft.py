@@ -15,9 +15,28 @@ The seam between the two event loops of a node process:
 
 Wire messages on ``/yilian/consensus/1`` are tagged: ``P`` proposal, ``V``
 vote (see :mod:`node.consensus.verify`), ``B`` a proposed block's bytes (sent
-before its proposal). ``/yilian/tx/1`` carries raw transactions;
+before its proposal), ``E`` a proposed block's effects (sent after it: the
+block hash, then msgpack of its encoded receipts and its state writes).
+``/yilian/tx/1`` carries raw transactions;
 ``/yilian/sync/1`` answers ``H`` (status: my height) and ``G`` + height (the
 block and its certificate).
+
+Not every validator executes every block. At each height the proposer of round 0
+and the next ``f`` in the rotation (``f`` = the faults the set tolerates) are its
+*executors*: they build or re-execute each proposal as before. The others take
+the execution from the proposer's ``E`` message once every executor has voted for
+the block (a prevote or precommit, any round): ``f + 1`` validators that executed
+it vouch for its header, so at least one honest one did, and the header's
+``state_root`` and ``receipt_root`` are the block's true results.
+:meth:`~node.execution.executor.Executor.apply_effects` then checks the receipts
+and every state write against those roots (nothing is taken on trust but the
+roots). An executor that is not connected or whose vote does not come within
+two propose timeouts, or effects that do not fit, make the node execute the
+block itself; it then
+executes every height that executor is to vouch for during the next
+:data:`UNVOUCHED_HEIGHTS` heights. Executors never take effects, so a vote that
+vouches always stands on an execution. With 4 validators each transaction runs
+on 2 of them instead of 4, with 10 on 4.
 
 An idle consortium does not propose a block per round: round 0 of a height
 waits (the proposer's build and every validator's propose timer) until a
@@ -56,10 +75,10 @@ from node.consensus.wal import FileWal
 from node.crypto.peer_id import P2PIdentity
 from node.crypto.suites import PrivateKey
 from node.errors import ValidationError, YilianError
-from node.execution.executor import DOES_NOT_FIT, BlockExecution, InvalidBlock
+from node.execution.executor import DOES_NOT_FIT, BlockExecution, EffectsMismatch, InvalidBlock
 from node.ledger.db import StorageCorruption
 from node.mempool import Mempool
-from node.p2p.host import CONSENSUS, DATA, SYNC, TX, MemberHost
+from node.p2p.host import CONSENSUS, DATA, MAX_FRAME, SYNC, TX, MemberHost
 from node.types import Block, CommitCertificate, Proposal
 
 log = logging.getLogger("yilian.bft")
@@ -77,6 +96,9 @@ TX_GOSSIP_S = 0.2  # the least time between two gossiped batches: under load eac
 # (4 validators on 2 cores, same run: at 120 tx/s p50 757 ms with 50 ms batches, 512 ms with 200 ms; at 50 tx/s 302 vs 357 ms)
 COALESCE_MAX = 64  # messages to one peer in one write, at the most
 BUILD_SHARE = 0.3  # of the round's propose timeout, the most a proposer spends executing its block
+UNVOUCHED_HEIGHTS = 16  # after an executor's vote did not come in time, this node executes its heights this long
+VOUCH_WAIT_PROPOSE_TIMEOUTS = 2  # how long a node waits for the executors' votes, in propose timeouts (unless one is
+# not connected): they re-execute a block its proposer built in a third of one, and may share the cores with others
 
 
 class EvidenceLog:
@@ -157,6 +179,11 @@ class BftEngine:
         self._height_durations: deque[float] = deque(maxlen=8)  # of the last heights, idle waits left out
         self.blocks: OrderedDict[bytes, bytes] = OrderedDict()  # proposed block bytes by hash
         self.executions: dict[bytes, BlockExecution] = {}
+        self.effects: OrderedDict[bytes, bytes] = OrderedDict()  # a proposed block's effects (``E`` payload) by hash
+        self.proposals_checked = {"executed": 0, "applied": 0, "unvouched": 0, "effects_refused": 0}  # (metrics)
+        self._unvouched: dict[bytes, int] = {}  # executor address → the last height this node executes in its place
+        self._peer_of = {m.validator: m.peer_id for m in genesis.members if m.validator and m.peer_id}  # (genesis centers)
+        self._progress: trio.Event | None = None  # set (and replaced) after each consensus event and effects arrival
         self.last_error = ""
         self.peer_heights: dict[str, int] = {}
         self._thread: threading.Thread | None = None
@@ -207,6 +234,7 @@ class BftEngine:
     async def _main(self, ready: threading.Event) -> None:
         self._trio_token = trio.lowlevel.current_trio_token()
         self._arrived = trio.Event()
+        self._progress = trio.Event()
         self.events_in, self.events_out = trio.open_memory_channel[Any](10_000)
         height = self.chain.height + 1
         recovered = [m for m in self.wal.records() if m.height >= height]
@@ -283,6 +311,7 @@ class BftEngine:
                     await self._sync_step(item)
                 else:
                     await self._run(self.machine.step(item))
+                    self._progressed()
                 self.last_error = ""
             except Exception as exc:  # keep consensus alive; the error shows in logs and /v1/status
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -302,6 +331,13 @@ class BftEngine:
                 if isinstance(message, Proposal) and message.block_hash in self.blocks:
                     self._broadcast(CONSENSUS, b"B" + self.blocks[message.block_hash])
                 self._broadcast(CONSENSUS, encode_message(message))
+                if isinstance(message, Proposal):
+                    effects = self.effects.get(message.block_hash)
+                    if effects is None and message.block_hash in self.executions:
+                        effects = await trio.to_thread.run_sync(self._effects_message, self.executions[message.block_hash])
+                    if effects is not None:
+                        self.effects[message.block_hash] = effects
+                        self._broadcast(CONSENSUS, effects)
             elif isinstance(action, ScheduleTimeout):
                 self.nursery.start_soon(self._timer, action)
             elif isinstance(action, RequestProposal):
@@ -318,6 +354,12 @@ class BftEngine:
             await self._idle_round(action.height)  # nobody times the proposer out while there is nothing to propose
         await trio.sleep(action.duration_ms / 1000)
         await self._feed(TimeoutFired(action.kind, action.height, action.round))
+
+    def _progressed(self) -> None:
+        """Wake what waits for votes or effects (:meth:`_take_effects`); trio thread only."""
+        assert self._progress is not None
+        self._progress.set()
+        self._progress = trio.Event()
 
     def _transactions_arrived(self) -> None:
         """Wake what waits for work (:meth:`_await_work`); trio thread only."""
@@ -363,19 +405,21 @@ class BftEngine:
         # vote before the round's timeouts; what is left waits for the next block
         build_s = BUILD_SHARE * round_s
 
-        def build() -> BlockExecution:
+        def build() -> tuple[BlockExecution, bytes | None]:
             candidates = self.mempool.ready(self.chain.genesis.consensus.max_block_txs, self.chain.executor.head_nonce)
             execution = self.chain.propose(candidates, int(time.time() * 1000), self.key.address, time.perf_counter() + build_s)
             permanent = {tx.hash: reason for tx, reason in execution.rejected if not reason.startswith(DOES_NOT_FIT)}
             if permanent:
                 self.mempool.remove([tx for tx, _ in execution.rejected if tx.hash in permanent], permanent)
-            return execution
+            return execution, self._effects_message(execution)
 
         started = time.perf_counter()
-        execution = await trio.to_thread.run_sync(build)
+        execution, effects = await trio.to_thread.run_sync(build)
         log.debug("built block %d (round %d): %d txs in %.3f s", action.height, action.round, len(execution.transactions),
                   time.perf_counter() - started)
         self._keep(execution.block_hash, execution.block.encode(), execution)
+        if effects is not None:
+            self.effects[execution.block_hash] = effects
         await self._feed(ProposalReady(action.height, action.round, execution.block_hash))
 
     def _keep(self, block_hash: bytes, raw: bytes, execution: BlockExecution | None) -> None:
@@ -385,6 +429,71 @@ class BftEngine:
         while len(self.blocks) > MAX_BLOCKS_KEPT:
             old, _ = self.blocks.popitem(last=False)
             self.executions.pop(old, None)
+        while len(self.effects) > MAX_BLOCKS_KEPT:
+            self.effects.popitem(last=False)
+
+    def _effects_message(self, execution: BlockExecution) -> bytes | None:
+        """The ``E`` message of an executed block, or None when it would not fit in a frame (then the others execute
+        the block themselves)."""
+        payload = b"E" + execution.block_hash + msgpack.packb(
+            [[receipt.encode() for receipt in execution.receipts], {key[1:]: value for key, value in execution.state_writes.items()}])
+        if len(payload) > MAX_FRAME:
+            log.debug("the effects of block 0x%s… take %d bytes, over a frame: not sent", execution.block_hash.hex()[:12], len(payload))
+            return None
+        return payload
+
+    def _executors(self, height: int) -> set[bytes]:
+        """The validators that execute every proposal at ``height``: the proposer of round 0 and the next ``f``."""
+        validators = self.chain.validators_at(height)
+        return {validators.proposer(height, i).address for i in range(validators.max_faulty + 1)}
+
+    async def _take_effects(self, height: int, block_hash: bytes, block: Block) -> BlockExecution | None:
+        """The proposal's execution from its effects, once every executor of ``height`` has voted for it; None when
+        this node must execute it (it is an executor, an executor is not connected or did not vote in time, the
+        effects did not come or do not fit). Raises InvalidBlock for a block that is wrong whatever its effects."""
+        executors = self._executors(height)
+        if self.key.address in executors or any(self._unvouched.get(a, -1) >= height for a in executors):
+            return None
+        deadline = trio.current_time() + VOUCH_WAIT_PROPOSE_TIMEOUTS * self.chain.genesis.consensus.timeout_propose_ms / 1000
+        while True:
+            if self.machine.height != height:
+                return None
+            missing = executors - self.machine.votes.voted_for(block_hash)
+            payload = self.effects.get(block_hash)
+            if not missing and payload is not None:
+                break
+            gone = {a for a in missing if a in self._peer_of and self._peer_of[a] not in self.host.connected}
+            if gone or trio.current_time() >= deadline:
+                self.proposals_checked["unvouched"] += 1
+                if missing:
+                    for address in missing:
+                        self._unvouched[address] = height + UNVOUCHED_HEIGHTS
+                    log.info("block %d: no vote from executor%s %s (%s); executing it here, and its heights for the next %d",
+                             height, "s" if len(missing) > 1 else "", ", ".join("0x" + a.hex()[:8] + "…" for a in sorted(missing)),
+                             "not connected" if gone else "within the wait", UNVOUCHED_HEIGHTS)
+                else:
+                    log.info("block %d: its effects did not come within the wait; executing it here", height)
+                return None
+            progress = self._progress
+            assert progress is not None
+            with trio.move_on_at(deadline):
+                await progress.wait()
+        try:
+            return await trio.to_thread.run_sync(self._apply_effects, block, payload)
+        except EffectsMismatch as exc:
+            self.proposals_checked["effects_refused"] += 1
+            log.warning("the effects sent for block %d do not fit its header (%s); executing it here", height, exc)
+            return None
+
+    def _apply_effects(self, block: Block, payload: bytes) -> BlockExecution:
+        try:
+            receipts, writes = msgpack.unpackb(payload[33:], strict_map_key=False, max_bin_len=MAX_FRAME)
+        except (ValueError, TypeError, msgpack.exceptions.ExtraData, msgpack.exceptions.FormatError, msgpack.exceptions.StackError) as exc:
+            raise EffectsMismatch("effects", f"not [receipts, writes] msgpack: {exc}") from None
+        if not (isinstance(receipts, list) and all(isinstance(r, bytes) for r in receipts) and isinstance(writes, dict)
+                and all(isinstance(k, bytes) and isinstance(v, bytes) for k, v in writes.items())):
+            raise EffectsMismatch("effects", "expected a list of receipts and a map of writes, all bytes")
+        return self.chain.executor.apply_effects(block, receipts, writes, self.mempool.checked)
 
     async def _validate(self, action: ValidateBlock) -> None:
         deadline = trio.current_time() + 5
@@ -403,8 +512,11 @@ class BftEngine:
             if self.chain.height + 1 != action.height or block.header.height != action.height:
                 raise InvalidBlock("header.height", f"block {block.header.height} is not next (head {self.chain.height})")
             started = time.perf_counter()
-            execution = await trio.to_thread.run_sync(self.chain.validate, block, self.mempool.checked)
-            log.debug("re-executed proposed block %d: %d txs in %.3f s", action.height, len(block.transactions), time.perf_counter() - started)
+            execution, how = await self._take_effects(action.height, action.block_hash, block), "applied"
+            if execution is None:
+                execution, how = await trio.to_thread.run_sync(self.chain.validate, block, self.mempool.checked), "executed"
+            self.proposals_checked[how] += 1
+            log.debug("%s proposed block %d: %d txs in %.3f s", how, action.height, len(block.transactions), time.perf_counter() - started)
             self.executions[action.block_hash] = execution
             valid = True
         except (ValidationError, YilianError) as exc:
@@ -438,6 +550,13 @@ class BftEngine:
     # -- inbound ------------------------------------------------------------------------------
 
     async def _on_consensus(self, peer: str, payload: bytes) -> None:
+        if payload[:1] == b"E":
+            if len(payload) > 33 and payload[1:33] not in self.effects:  # (checked when used: _take_effects)
+                self.effects[payload[1:33]] = payload
+                while len(self.effects) > MAX_BLOCKS_KEPT:
+                    self.effects.popitem(last=False)
+                self._progressed()
+            return None
         if payload[:1] == b"B":
             try:
                 block = Block.decode(payload[1:])

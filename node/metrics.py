@@ -68,6 +68,15 @@ class _NodeCollector:
         for direction, value in moved.items():
             traffic.add_metric([direction], value)
         yield traffic
+        checked = getattr(service.engine, "proposals_checked", None)  # (a BFT engine's)
+        if checked is not None:
+            family = CounterMetricFamily("yilian_proposals_checked", "Proposed blocks this validator checked, by how: executed, "
+                                         "applied (the executors' effects, once they vouched), unvouched (an executor's vote or the "
+                                         "effects did not come in time: executed), effects_refused (effects that did not fit: executed)",
+                                         labels=["how"])
+            for how, value in checked.items():
+                family.add_metric([how], value)
+            yield family
 
 
 def _size(path: Path) -> int:

@@ -81,6 +81,13 @@ class HeightVotes:
         votes.count[vote.block_hash] += 1
         return True, evidence
 
+    def voted_for(self, value: bytes) -> set[bytes]:
+        """Validators that prevoted or precommitted ``value`` in any round of this height."""
+        voters: set[bytes] = set()
+        for votes in self._rounds.values():
+            voters.update(votes.by_value.get(value, ()))
+        return voters
+
     def rounds(self) -> set[int]:
         return {round_ for round_, _ in self._rounds}
 

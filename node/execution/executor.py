@@ -22,6 +22,7 @@ from node.errors import ValidationError
 from node.execution.evm import YilianAccountDB, gas_used_by, make_state
 from node.execution.system import ValidatorUpdate, registry_admits, validator_set_at, validator_updates
 from node.execution.transactions import ChainTx, PlainEvmTransaction, decode_transaction, tx_hash
+from node.execution.trie import check_state_writes
 from node.ledger.db import StagedStateDB
 from node.ledger.merkle import merkle_root
 from node.ledger.store import BlockCommit, BlockStore
@@ -37,6 +38,10 @@ DOES_NOT_FIT = "does not fit"  # the prefix of reasons that are about this block
 
 class InvalidBlock(ValidationError):
     """A proposed block breaks a rule; ``field`` names it."""
+
+
+class EffectsMismatch(ValidationError):
+    """Another node's account of a block's execution does not fit the block's header: execute it instead."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -196,6 +201,19 @@ class Executor:
             InvalidBlock: naming the header field or transaction at fault, with
                 the value in the block and the value derived here.
         """
+        parent, txs = self._check_proposal(block, known)
+        header = block.header
+        execution = self._execute(parent, txs, header.time_ms, header.proposer, strict=True)
+        derived = execution.block.header
+        for field in ("gas_used", "tx_root", "receipt_root", "state_root", "validators_hash", "next_validators_hash"):
+            self._expect(f"header.{field}", getattr(header, field), getattr(derived, field))
+        if derived != header:  # every field is compared above; this guards against a new field being forgotten
+            raise InvalidBlock("header", "differs from the header derived by execution")
+        return execution
+
+    def _check_proposal(self, block: Block, known: Callable[[bytes, bytes], ChainTx | None] | None) -> tuple[Header, list[ChainTx]]:
+        """What can be checked of a proposal without executing it: the header's shape and its links to the parent,
+        and every transaction's encoding and signature. Returns the parent header and the decoded transactions."""
         header = block.header
         try:
             header.validate_shape()
@@ -221,13 +239,46 @@ class Executor:
                 txs.append(decode_transaction(raw, self.suite, self.chain_id))
             except ValidationError as exc:
                 raise InvalidBlock(f"transactions[{index}].{exc.field}", exc.reason) from None
-        execution = self._execute(parent, txs, header.time_ms, header.proposer, strict=True)
-        derived = execution.block.header
-        for field in ("gas_used", "tx_root", "receipt_root", "state_root", "validators_hash", "next_validators_hash"):
-            self._expect(f"header.{field}", getattr(header, field), getattr(derived, field))
-        if derived != header:  # every field is compared above; this guards against a new field being forgotten
-            raise InvalidBlock("header", "differs from the header derived by execution")
-        return execution
+        return parent, txs
+
+    def apply_effects(self, block: Block, receipts: Sequence[bytes], writes: dict[bytes, bytes],
+                      known: Callable[[bytes, bytes], ChainTx | None] | None = None) -> BlockExecution:
+        """A proposed block's execution taken from a node that executed it, instead of executing it here: its
+        ``receipts`` (encoded) and state ``writes`` (hash → trie node or contract code, as that node stores them).
+
+        Only call this for a block whose header is vouched for by validators that executed it, more of them than
+        may be faulty (:mod:`node.bft` waits for their votes): that makes ``state_root`` and ``receipt_root`` right,
+        and this checks that the effects are exactly what those roots commit to — the receipts against
+        ``receipt_root`` and the transactions, the writes against ``state_root`` (every entry stored under its hash,
+        every node and code of the new state written or on disk, :func:`check_state_writes`), the validator sets
+        read from the new state against the header's hashes. Raises InvalidBlock for a block that is wrong whatever
+        its effects (header links, transactions), EffectsMismatch for effects that do not fit its header (execute
+        the block instead)."""
+        parent, txs = self._check_proposal(block, known)
+        header = block.header
+        self._expect("header.tx_root", header.tx_root, merkle_root(self.suite, list(block.transactions)))
+        if len(receipts) != len(txs):
+            raise EffectsMismatch("receipts", f"{len(receipts)} receipts for {len(txs)} transactions")
+        if merkle_root(self.suite, list(receipts)) != header.receipt_root:
+            raise EffectsMismatch("receipts", "do not match the header's receipt_root")
+        try:
+            decoded = tuple(Receipt.decode(raw) for raw in receipts)
+        except (ValidationError, ValueError) as exc:
+            raise EffectsMismatch("receipts", f"undecodable: {exc}") from None
+        if any(receipt.tx_hash != tx.hash for receipt, tx in zip(decoded, txs)) or (decoded[-1].cumulative_gas_used if decoded else 0) != header.gas_used:
+            raise EffectsMismatch("receipts", "do not belong to the block's transactions and gas")
+        staged = StagedStateDB(self.store.db)
+        try:
+            check_state_writes(writes, header.state_root, staged._exists)
+        except ValueError as exc:
+            raise EffectsMismatch("writes", str(exc)) from None
+        staged.pending.update(writes)
+        updates = validator_updates(YilianAccountDB(staged, header.state_root).get_storage)
+        for field, at in (("validators_hash", header.height), ("next_validators_hash", header.height + 1)):
+            derived = self._set_hash(validator_set_at(self.genesis_validators, updates, at, self.suite))
+            if getattr(header, field) != derived:
+                raise EffectsMismatch(f"header.{field}", "differs from the validator set in the written state")
+        return BlockExecution(block, block.hash(self.suite), tuple(txs), decoded, staged.state_writes(), (), None, tuple(updates))
 
     @staticmethod
     def _expect(field: str, found: object, expected: object) -> None:

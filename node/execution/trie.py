@@ -272,3 +272,62 @@ class _Batch:
 
     def __contains__(self, key: bytes) -> bool:
         return self[key] != b""
+
+
+EMPTY_CODE_HASH = keccak256(b"")
+
+
+def check_state_writes(writes: dict[bytes, bytes], state_root: bytes, stored) -> None:  # type: ignore[no-untyped-def]
+    """Check that ``writes`` (hash → bytes, a block's new trie nodes and contract code, as an executing node stores
+    them) are what a node needs to hold the state ``state_root`` whose parent state it holds: every entry is stored
+    under the keccak of its bytes, and every node and code the new state refers to is either among ``writes`` or
+    ``stored(hash)`` says it is on disk already. The walk starts at the root (the account trie), goes down only
+    through new nodes, and follows each new account's storage root (a contract's storage trie) and code hash.
+
+    This makes the writes trustworthy as far as ``state_root`` is: a node taking another node's execution on trust
+    (:meth:`Executor.apply_effects`) gets the root vouched for by validators that executed the block. Raises
+    ValueError naming the first problem."""
+    for key, value in writes.items():
+        if keccak256(value) != key:
+            raise ValueError(f"entry 0x{key.hex()[:16]}… is not stored under the hash of its bytes")
+    seen: set[tuple[bytes, bool]] = set()
+    pending: list[tuple[bytes | list, bool]] = [] if state_root == BLANK_NODE_HASH else [(state_root, True)]
+    while pending:
+        reference, accounts = pending.pop()
+        if isinstance(reference, list):
+            node = reference
+        elif reference == b"":
+            continue
+        elif len(reference) != 32:
+            raise ValueError(f"a trie node refers to a {len(reference)}-byte hash")
+        elif (reference, accounts) in seen:
+            continue
+        elif reference in writes:
+            seen.add((reference, accounts))
+            node = decode_node(writes[reference])
+        elif stored(reference):
+            continue  # a node of the parent state: complete, as every state on disk is
+        else:
+            raise ValueError(f"trie node 0x{reference.hex()[:16]}… is neither written nor stored")
+        if len(node) == 17:
+            pending.extend((child, accounts) for child in node[:16])
+            values = [node[16]] if node[16] else []
+        elif len(node) == 2:
+            _, leaf = _path_of(node[0])
+            if not leaf:
+                pending.append((node[1], accounts))
+                continue
+            values = [node[1]]
+        else:
+            raise ValueError(f"a trie node has {len(node)} items")
+        if not accounts:
+            continue  # a storage slot's value refers to nothing
+        for value in values:
+            account = decode_node(value) if isinstance(value, bytes) else value
+            if len(account) != 4 or len(account[2]) != 32 or len(account[3]) != 32:
+                raise ValueError("an account leaf is not [nonce, balance, storage root, code hash]")
+            if account[2] != BLANK_NODE_HASH:
+                pending.append((account[2], False))
+            code = account[3]
+            if code != EMPTY_CODE_HASH and code not in writes and not stored(code):
+                raise ValueError(f"contract code 0x{code.hex()[:16]}… is neither written nor stored")

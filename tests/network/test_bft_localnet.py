@@ -78,6 +78,13 @@ class Net:
     def log(self, index: int) -> str:
         return (self.root / "logs" / f"{index}.log").read_text(errors="replace")
 
+    def checked(self, index: int) -> dict[str, float]:
+        """``yilian_proposals_checked`` of one node, by how: executed, applied, unvouched, effects_refused."""
+        with urllib.request.urlopen(self.urls[index] + "/metrics", timeout=5) as response:
+            lines = response.read().decode().splitlines()
+        prefix = 'yilian_proposals_checked_total{how="'
+        return {line[len(prefix):].split('"')[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix)}
+
     def block_hashes(self, index: int, upto: int) -> list[str]:
         return [get(f"{self.urls[index]}/v1/blocks/{h}")["hash"] for h in range(1, upto + 1)]
 
@@ -142,6 +149,14 @@ def test_transactions_from_any_node_commit_and_all_nodes_agree(net: Net) -> None
     reference = net.block_hashes(0, top)
     for index in range(1, 4):
         assert net.block_hashes(index, top) == reference
+    # two of the four execute each proposal; the other two took its effects, and hold the same receipts and state
+    # (height 1 may be executed everywhere: a node whose executor was not connected yet waits for it, then executes)
+    checked = [net.checked(i) for i in range(4)]
+    assert sum(c["applied"] for c in checked) >= 4 and sum(c["effects_refused"] for c in checked) == 0, checked
+    for tx_hash in hashes[:3]:
+        assert all(wait_receipt(net, i, tx_hash) == receipts[hashes.index(tx_hash)] for i in range(4))
+    balances = {rpc(url, "eth_getStorageAt", [to_checksum_address(b"\x11" * 20), "0x0", "latest"])["result"] for url in net.urls}
+    assert len(balances) == 1
 
 
 def test_an_idle_consortium_makes_one_empty_block_per_interval_and_a_transaction_does_not_wait_for_it(net: Net) -> None:
@@ -183,7 +198,11 @@ def test_kill_9_of_one_validator_under_load(net: Net) -> None:
         time.sleep(2)
         net.kill(3)
         killed_at = net.height(0)
+        unvouched = sum(net.checked(i)["unvouched"] for i in range(3))
         net.wait_height(0, killed_at + 3, timeout=60)  # three validators of four keep committing
+        # at the heights the killed validator was to execute, the others waited for its vote, then executed
+        assert sum(net.checked(i)["unvouched"] for i in range(3)) > unvouched
+        assert "executing it here" in net.log(0) + net.log(1) + net.log(2)
         net.start(3)
         time.sleep(3)
     finally:
