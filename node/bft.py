@@ -16,14 +16,17 @@ The seam between the two event loops of a node process:
 Wire messages on ``/yilian/consensus/1`` are tagged: ``P`` proposal, ``V``
 vote (see :mod:`node.consensus.verify`), ``B`` a proposed block's bytes (sent
 before its proposal), ``E`` a proposed block's effects (sent after it: the
-block hash, then msgpack of its encoded receipts and its state writes).
+block hash, then msgpack of its encoded receipts and its state writes), ``O``
+and ``T`` a block's opener and the hashes of its transactions as its
+proposer builds it (:mod:`node.consensus.ahead`, sent to the other executors).
 ``/yilian/tx/1`` carries raw transactions;
 ``/yilian/sync/1`` answers ``H`` (status: my height) and ``G`` + height (the
 block and its certificate).
 
 Not every validator executes every block. At each height the proposer of round 0
 and the next ``f`` in the rotation (``f`` = the faults the set tolerates) are its
-*executors*: they build or re-execute each proposal as before. The others take
+*executors*: they build or re-execute each proposal, the others while its
+proposer builds it (:mod:`node.consensus.ahead`). The others take
 the execution from the proposer's ``E`` message once every executor has voted for
 the block (a prevote or precommit, any round): ``f + 1`` validators that executed
 it vouch for its header, so at least one honest one did, and the header's
@@ -68,6 +71,7 @@ from node.consensus.events import (
     BlockVerdict, Broadcast, Commit, Persist, ProposalReady, ProposalReceived, ReportEvidence, RequestProposal,
     ScheduleTimeout, SyncedCommit, TimeoutFired, TimeoutKind, ValidateBlock, VoteReceived,
 )
+from node.consensus.ahead import STREAM_S, Stream, decode_chunk, decode_opener, encode_chunk, encode_opener, opener_signing_bytes
 from node.consensus.machine import Tendermint
 from node.consensus.sync import Applied, ApplyBlock, BlockReceived, BlockSync, CommittedLocally, PeerHeight, PeerMisbehaved, RequestFailed, SendRequest
 from node.consensus.verify import SignatureCache, check_message, decode_message, encode_message
@@ -181,6 +185,8 @@ class BftEngine:
         self.executions: dict[bytes, BlockExecution] = {}
         self.effects: OrderedDict[bytes, bytes] = OrderedDict()  # a proposed block's effects (``E`` payload) by hash
         self.proposals_checked = {"executed": 0, "applied": 0, "unvouched": 0, "effects_refused": 0}  # (metrics)
+        self.streams: dict[tuple[int, int], Stream] = {}  # proposals being executed ahead here, by (height, round)
+        self.executed_when = {"ahead": 0, "on_arrival": 0}  # transactions of proposals this executor re-executed (metrics)
         self._unvouched: dict[bytes, int] = {}  # executor address → the last height this node executes in its place
         self._peer_of = {m.validator: m.peer_id for m in genesis.members if m.validator and m.peer_id}  # (genesis centers)
         self._progress: trio.Event | None = None  # set (and replaced) after each consensus event and effects arrival
@@ -404,23 +410,125 @@ class BftEngine:
         # execute for at most a share of the propose timeout: the others must get the block, re-execute it and
         # vote before the round's timeouts; what is left waits for the next block
         build_s = BUILD_SHARE * round_s
+        head = self.chain.head_header()
+        time_ms = max(int(time.time() * 1000), head.time_ms + 1)
+        peers = self._executor_peers(action.height)  # they execute the block as it is built (node.consensus.ahead)
+        included: list[bytes] = []
 
         def build() -> tuple[BlockExecution, bytes | None]:
             candidates = self.mempool.ready(self.chain.genesis.consensus.max_block_txs, self.chain.executor.head_nonce)
-            execution = self.chain.propose(candidates, int(time.time() * 1000), self.key.address, time.perf_counter() + build_s)
+            execution = self.chain.propose(candidates, time_ms, self.key.address, time.perf_counter() + build_s,
+                                           (lambda tx: included.append(tx.hash)) if peers else None)
             permanent = {tx.hash: reason for tx, reason in execution.rejected if not reason.startswith(DOES_NOT_FIT)}
             if permanent:
                 self.mempool.remove([tx for tx, _ in execution.rejected if tx.hash in permanent], permanent)
             return execution, self._effects_message(execution)
 
         started = time.perf_counter()
-        execution, effects = await trio.to_thread.run_sync(build)
+        finished = trio.Event()
+        async with trio.open_nursery() as nursery:
+            if peers:
+                self._send_to(peers, encode_opener(self.key, self.chain.chain_id, action.height, action.round, head.hash(self.chain.suite), time_ms))
+                nursery.start_soon(self._stream_out, peers, action.height, action.round, included, finished)
+            try:
+                execution, effects = await trio.to_thread.run_sync(build)
+            finally:
+                finished.set()
         log.debug("built block %d (round %d): %d txs in %.3f s", action.height, action.round, len(execution.transactions),
                   time.perf_counter() - started)
         self._keep(execution.block_hash, execution.block.encode(), execution)
         if effects is not None:
             self.effects[execution.block_hash] = effects
         await self._feed(ProposalReady(action.height, action.round, execution.block_hash))
+
+    def _executor_peers(self, height: int) -> list[str]:
+        """The connected peers of the other executors of ``height`` (genesis centers: their peer IDs are known)."""
+        return [peer for address in self._executors(height) if address != self.key.address
+                and (peer := self._peer_of.get(address)) is not None and peer in self.senders and peer in self.host.connected]
+
+    def _send_to(self, peers: list[str], payload: bytes) -> None:
+        for peer in peers:
+            try:
+                self.senders[peer].send_nowait((CONSENSUS, payload))
+            except trio.WouldBlock:
+                pass
+
+    async def _stream_out(self, peers: list[str], height: int, round_: int, included: list[bytes], finished: trio.Event) -> None:
+        """While the block is built: every :data:`STREAM_S`, the hashes of the transactions that went in since."""
+        sent = seq = 0
+        while not finished.is_set():
+            with trio.move_on_after(STREAM_S):
+                await finished.wait()
+            count = len(included)  # (appended by the build thread; a list's length is read atomically)
+            if count > sent and not finished.is_set():
+                self._send_to(peers, encode_chunk(height, round_, seq, included[sent:count]))
+                seq, sent = seq + 1, count
+
+    def _on_opener(self, peer: str, payload: bytes) -> None:
+        height, round_, parent_hash, time_ms, signature = decode_opener(payload)
+        if not self.chain.height < height <= self.chain.height + 2 or (height, round_) in self.streams:
+            return
+        proposer = self.chain.validators_at(height).proposer(height, round_)
+        if proposer.address == self.key.address or self.key.address not in self._executors(height):
+            return
+        if not self.chain.suite.verify(proposer.public_key, opener_signing_bytes(self.chain.chain_id, height, round_, parent_hash, time_ms), signature):
+            raise ValidationError("opener", f"not signed by the proposer of height {height} round {round_}")
+        stream = self.streams[(height, round_)] = Stream(peer, height, round_, parent_hash, time_ms, proposer.address)
+        self._start_stream(stream)
+
+    def _on_chunk(self, peer: str, payload: bytes) -> None:
+        height, round_, seq, hashes = decode_chunk(payload)
+        stream = self.streams.get((height, round_))
+        if stream is None or stream.peer != peer:
+            return
+        if seq != stream.next_seq:
+            stream.stopped = stream.stopped or f"chunk {stream.next_seq} did not come"
+            return
+        stream.next_seq += 1
+        stream.inbox.put(hashes)
+
+    def _start_stream(self, stream: Stream) -> None:
+        """Begin executing ``stream`` once the node is at its parent (its opener may come just before this node's commit)."""
+        if stream.started or stream.height != self.chain.height + 1:
+            return
+        stream.started, stream.done = True, trio.Event()
+        head = self.chain.head_header()
+        if head.hash(self.chain.suite) != stream.parent_hash:
+            stream.stopped = "not on this node's head"
+            stream.done.set()
+            return
+        self.nursery.start_soon(self._feed_stream, stream, head)
+
+    async def _feed_stream(self, stream: Stream, head) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await trio.to_thread.run_sync(stream.feed, lambda: self.chain.executor.begin(head, stream.time_ms, stream.proposer),
+                                          self.mempool.get)
+        except Exception as exc:  # noqa: BLE001 - only work done ahead is lost: the block is validated from its parent
+            stream.stopped, stream.run = f"failed: {type(exc).__name__}: {exc}", None
+            log.debug("executing ahead at height %d stopped: %s", stream.height, stream.stopped)
+        finally:
+            stream.done.set()
+
+    def _streams_after_commit(self) -> None:
+        """End the runs of committed heights; begin those opened for the next one."""
+        for key, stream in list(self.streams.items()):
+            if stream.height <= self.chain.height:
+                stream.inbox.put(None)
+                del self.streams[key]
+            else:
+                self._start_stream(stream)
+
+    async def _run_ahead(self, block: Block):  # type: ignore[no-untyped-def]
+        """The run of ``block`` begun ahead here, ended and handed over (None if there is none)."""
+        header = block.header
+        for key, stream in list(self.streams.items()):
+            if (stream.height, stream.proposer, stream.time_ms, stream.parent_hash) == (header.height, header.proposer, header.time_ms, header.parent_hash) \
+                    and stream.started:
+                del self.streams[key]
+                stream.inbox.put(None)
+                await stream.done.wait()
+                return stream.run
+        return None
 
     def _keep(self, block_hash: bytes, raw: bytes, execution: BlockExecution | None) -> None:
         self.blocks[block_hash] = raw
@@ -514,7 +622,12 @@ class BftEngine:
             started = time.perf_counter()
             execution, how = await self._take_effects(action.height, action.block_hash, block), "applied"
             if execution is None:
-                execution, how = await trio.to_thread.run_sync(self.chain.validate, block, self.mempool.checked), "executed"
+                run = await self._run_ahead(block)
+                ahead = len(run.included) if run is not None else 0
+                execution, how = await trio.to_thread.run_sync(self.chain.validate, block, self.mempool.checked, run), "executed"
+                ahead = ahead if run is not None and run.finished else 0  # (finished: the validation continued it)
+                self.executed_when["ahead"] += ahead
+                self.executed_when["on_arrival"] += len(block.transactions) - ahead
             self.proposals_checked[how] += 1
             log.debug("%s proposed block %d: %d txs in %.3f s", how, action.height, len(block.transactions), time.perf_counter() - started)
             self.executions[action.block_hash] = execution
@@ -533,6 +646,7 @@ class BftEngine:
             execution = await trio.to_thread.run_sync(self.chain.validate, Block.decode(raw), self.mempool.checked)
         await trio.to_thread.run_sync(self._commit_blocking, execution, certificate)
         self.executions.clear()
+        self._streams_after_commit()
         now = trio.current_time()
         if self._height_began:
             self._height_durations.append(now - self._height_began)
@@ -550,6 +664,12 @@ class BftEngine:
     # -- inbound ------------------------------------------------------------------------------
 
     async def _on_consensus(self, peer: str, payload: bytes) -> None:
+        if payload[:1] == b"O":
+            self._on_opener(peer, payload)
+            return None
+        if payload[:1] == b"T":
+            self._on_chunk(peer, payload)
+            return None
         if payload[:1] == b"E":
             if len(payload) > 33 and payload[1:33] not in self.effects:  # (checked when used: _take_effects)
                 self.effects[payload[1:33]] = payload
@@ -774,6 +894,7 @@ class BftEngine:
                     execution = await trio.to_thread.run_sync(self.chain.validate, block, self.mempool.checked)
                     await trio.to_thread.run_sync(self._commit_blocking, execution, action.certificate)
                     self.executions.clear()
+                    self._streams_after_commit()
                     log.info("synced block %d from a peer", action.height)
                     await self._run(self.machine.step(SyncedCommit(action.height, action.certificate.block_hash)))
                 await self._sync_step(Applied(action.height))

@@ -119,14 +119,16 @@ class Chain:
 
     # -- the consensus seam --------------------------------------------------------
 
-    def propose(self, candidates, time_ms: int, proposer: bytes, deadline: float | None = None) -> BlockExecution:  # type: ignore[no-untyped-def]
-        """Build the next block on the head from ``candidates`` (decoded transactions), stopping at ``deadline``."""
-        return self.executor.build_block(self.head_header(), candidates, time_ms, proposer, deadline)
+    def propose(self, candidates, time_ms: int, proposer: bytes, deadline: float | None = None,  # type: ignore[no-untyped-def]
+                on_included=None) -> BlockExecution:  # type: ignore[no-untyped-def]
+        """Build the next block on the head from ``candidates`` (decoded transactions), stopping at ``deadline``;
+        ``on_included(tx)`` is called as each goes in."""
+        return self.executor.build_block(self.head_header(), candidates, time_ms, proposer, deadline, on_included)
 
-    def validate(self, block: Block, known=None) -> BlockExecution:  # type: ignore[no-untyped-def]
-        """Re-execute a proposed block; raises InvalidBlock naming what is wrong. ``known``: see
-        :meth:`Executor.validate_and_execute` (transactions already checked by the pool)."""
-        return self.executor.validate_and_execute(block, known)
+    def validate(self, block: Block, known=None, run=None) -> BlockExecution:  # type: ignore[no-untyped-def]
+        """Re-execute a proposed block; raises InvalidBlock naming what is wrong. ``known`` and ``run``: see
+        :meth:`Executor.validate_and_execute` (transactions already checked by the pool, a run begun ahead)."""
+        return self.executor.validate_and_execute(block, known, run)
 
     def commit(self, execution: BlockExecution, certificate: CommitCertificate, *,
                checked: Callable[[bytes, Callable[[], bool]], bool] | None = None) -> None:

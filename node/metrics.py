@@ -77,6 +77,12 @@ class _NodeCollector:
             for how, value in checked.items():
                 family.add_metric([how], value)
             yield family
+            when = CounterMetricFamily("yilian_proposed_transactions_executed", "Transactions of other validators' proposals this "
+                                       "executor re-executed: ahead (while the proposer built the block) or on_arrival",
+                                       labels=["when"])
+            for label, value in service.engine.executed_when.items():
+                when.add_metric([label], value)
+            yield when
 
 
 def _size(path: Path) -> int:

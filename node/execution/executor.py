@@ -117,6 +117,82 @@ class _Ancestors:
             yield block_hash
 
 
+class BlockRun:
+    """One block being executed on its parent's state, a transaction at a time: the loop that builds a block
+    (``strict=False``: a transaction that may not go in is left out, with the reason) and that re-executes one
+    (``strict=True``: it raises InvalidBlock)."""
+
+    def __init__(self, executor: Executor, parent: Header, time_ms: int, proposer: bytes, *, strict: bool) -> None:
+        self.executor, self.parent, self.time_ms, self.proposer, self.strict = executor, parent, time_ms, proposer, strict
+        self.height = parent.height + 1
+        self.parent_hash = parent.hash(executor.suite)
+        self.staged = StagedStateDB(executor.store.db)
+        self.state = make_state(
+            self.staged, parent.state_root, chain_id=executor.chain_id, height=self.height, timestamp=time_ms // 1000,
+            coinbase=proposer, gas_limit=executor.params.max_block_gas,
+            prev_hashes=_Ancestors(executor.store, parent.height), mix_hash=self.parent_hash,
+        )
+        self.included: list[ChainTx] = []
+        self.receipts: list[Receipt] = []
+        self.rejected: list[tuple[ChainTx, str]] = []
+        self.seen: set[bytes] = set()
+        self.cumulative = 0
+        self.finished = False
+
+    def add(self, tx: ChainTx) -> bool:
+        """Apply ``tx`` if it may go in; False (and the reason in :attr:`rejected`) if not, when not strict."""
+        state = self.state
+        reason = self.executor._inclusion_problem(state, tx, self.height, self.cumulative, self.seen, len(self.included))
+        if reason is None:
+            state.lock_changes()
+            try:
+                computation = state.apply_transaction(tx.evm)
+            except EthValidationError as exc:  # py-evm's own checks; ours should have caught it first
+                reason = f"refused by the EVM: {exc}"
+        if reason is not None:
+            if self.strict:
+                raise InvalidBlock(f"transactions[{len(self.included)}]", f"0x{tx.hash.hex()} {reason}")
+            self.rejected.append((tx, reason))
+            return False
+        gas = gas_used_by(tx.gas, computation)
+        self.cumulative += gas
+        self.seen.add(tx.hash)
+        self.included.append(tx)
+        self.receipts.append(self.executor._receipt(tx, computation, gas, self.cumulative))
+        return True
+
+    def leads_to(self, header: Header, txs: Sequence[ChainTx]) -> bool:
+        """Whether this strict run is the start of the block of ``header`` and ``txs``: same parent, time and proposer,
+        and the transactions it applied are the block's first ones."""
+        return (self.strict and not self.finished and self.parent_hash == header.parent_hash and self.time_ms == header.time_ms
+                and self.proposer == header.proposer and len(self.included) <= len(txs)
+                and all(ours.hash == theirs.hash for ours, theirs in zip(self.included, txs)))
+
+    def finish(self) -> BlockExecution:
+        """The block of the transactions added, with its header; the run cannot take more after this."""
+        self.finished = True
+        executor, state, included, receipts = self.executor, self.state, self.included, self.receipts
+        nonces_after = state.written_nonces()  # before persist, while py-evm's account cache still holds them
+        state.persist()
+        tx_leaves = [tx.raw for tx in included]
+        # updates decided in this block take effect at height + 1 at the earliest, so the post-state
+        # gives both the set of this height and of the next
+        updates = validator_updates(state.get_storage)
+        height, suite = self.height, executor.suite
+        header = Header(
+            chain_id=executor.chain_id, height=height, time_ms=self.time_ms, parent_hash=self.parent_hash, proposer=self.proposer,
+            tx_root=merkle_root(suite, tx_leaves),
+            receipt_root=merkle_root(suite, [receipt.encode() for receipt in receipts]),
+            state_root=state.state_root,
+            validators_hash=executor._set_hash(validator_set_at(executor.genesis_validators, updates, height, suite)),
+            next_validators_hash=executor._set_hash(validator_set_at(executor.genesis_validators, updates, height + 1, suite)),
+            gas_used=self.cumulative, tx_count=len(included),
+        )
+        block = Block(header, tuple(tx_leaves))
+        return BlockExecution(block, block.hash(suite), tuple(included), tuple(receipts), self.staged.state_writes(),
+                              tuple(self.rejected), nonces_after, tuple(updates))
+
+
 class Executor:
     """Runs transactions on py-evm over the node's LevelDB for one chain."""
 
@@ -182,20 +258,25 @@ class Executor:
     # -- blocks ------------------------------------------------------------------
 
     def build_block(self, parent: Header, candidates: Sequence[ChainTx], time_ms: int, proposer: bytes,
-                    deadline: float | None = None) -> BlockExecution:
+                    deadline: float | None = None, on_included: Callable[[ChainTx], None] | None = None) -> BlockExecution:
         """The next block with as many of ``candidates`` (in order) as may go in; others are returned in ``rejected``.
 
         With ``deadline`` (a ``time.perf_counter()`` value), candidates left when it passes stay out of this
         block and out of ``rejected``: a proposer must hand its block over before the others time out.
+        ``on_included(tx)`` is called (in this thread) as each transaction goes in.
         """
         time_ms = max(time_ms, parent.time_ms + 1)
-        return self._execute(parent, candidates, time_ms, proposer, strict=False, deadline=deadline)
+        return self._execute(parent, candidates, time_ms, proposer, strict=False, deadline=deadline, on_included=on_included)
 
-    def validate_and_execute(self, block: Block, known: Callable[[bytes, bytes], ChainTx | None] | None = None) -> BlockExecution:
+    def validate_and_execute(self, block: Block, known: Callable[[bytes, bytes], ChainTx | None] | None = None,
+                             run: BlockRun | None = None) -> BlockExecution:
         """Check a proposed block against its parent and re-execute it.
 
         ``known(hash, raw)`` may return the transaction already decoded and signature-checked (the
         node's pool has most of a proposal's transactions): it must be the decoding of exactly ``raw``.
+        ``run`` (from :meth:`begin`) may hold the block's first transactions applied already, while its proposer
+        built it: it is continued if its parent, time and proposer are the block's and its transactions the block's
+        first ones, and ignored otherwise.
 
         Raises:
             InvalidBlock: naming the header field or transaction at fault, with
@@ -203,7 +284,11 @@ class Executor:
         """
         parent, txs = self._check_proposal(block, known)
         header = block.header
-        execution = self._execute(parent, txs, header.time_ms, header.proposer, strict=True)
+        if run is None or not run.leads_to(header, txs):
+            run = BlockRun(self, parent, header.time_ms, header.proposer, strict=True)
+        for tx in txs[len(run.included):]:
+            run.add(tx)
+        execution = run.finish()
         derived = execution.block.header
         for field in ("gas_used", "tx_root", "receipt_root", "state_root", "validators_hash", "next_validators_hash"):
             self._expect(f"header.{field}", getattr(header, field), getattr(derived, field))
@@ -287,57 +372,19 @@ class Executor:
             raise InvalidBlock(field, f"block has {show(found)}, expected {show(expected)}")  # type: ignore[operator]
 
     def _execute(self, parent: Header, candidates: Sequence[ChainTx], time_ms: int, proposer: bytes, *, strict: bool,
-                 deadline: float | None = None) -> BlockExecution:
-        height = parent.height + 1
-        parent_hash = parent.hash(self.suite)
-        staged = StagedStateDB(self.store.db)
-        state = make_state(
-            staged, parent.state_root, chain_id=self.chain_id, height=height, timestamp=time_ms // 1000,
-            coinbase=proposer, gas_limit=self.params.max_block_gas,
-            prev_hashes=_Ancestors(self.store, parent.height), mix_hash=parent_hash,
-        )
-        included: list[ChainTx] = []
-        receipts: list[Receipt] = []
-        rejected: list[tuple[ChainTx, str]] = []
-        seen: set[bytes] = set()
-        cumulative = 0
-        for index, tx in enumerate(candidates):
-            if deadline is not None and included and time.perf_counter() >= deadline:
+                 deadline: float | None = None, on_included: Callable[[ChainTx], None] | None = None) -> BlockExecution:
+        run = BlockRun(self, parent, time_ms, proposer, strict=strict)
+        for tx in candidates:
+            if deadline is not None and run.included and time.perf_counter() >= deadline:
                 break
-            reason = self._inclusion_problem(state, tx, height, cumulative, seen, len(included))
-            if reason is None:
-                state.lock_changes()
-                try:
-                    computation = state.apply_transaction(tx.evm)
-                except EthValidationError as exc:  # py-evm's own checks; ours should have caught it first
-                    reason = f"refused by the EVM: {exc}"
-            if reason is not None:
-                if strict:
-                    raise InvalidBlock(f"transactions[{index}]", f"0x{tx.hash.hex()} {reason}")
-                rejected.append((tx, reason))
-                continue
-            gas = gas_used_by(tx.gas, computation)
-            cumulative += gas
-            seen.add(tx.hash)
-            included.append(tx)
-            receipts.append(self._receipt(tx, computation, gas, cumulative))
-        nonces_after = state.written_nonces()  # before persist, while py-evm's account cache still holds them
-        state.persist()
-        tx_leaves = [tx.raw for tx in included]
-        # updates decided in this block take effect at height + 1 at the earliest, so the post-state
-        # gives both the set of this height and of the next
-        updates = validator_updates(state.get_storage)
-        header = Header(
-            chain_id=self.chain_id, height=height, time_ms=time_ms, parent_hash=parent_hash, proposer=proposer,
-            tx_root=merkle_root(self.suite, tx_leaves),
-            receipt_root=merkle_root(self.suite, [receipt.encode() for receipt in receipts]),
-            state_root=state.state_root, validators_hash=self._set_hash(validator_set_at(self.genesis_validators, updates, height, self.suite)),
-            next_validators_hash=self._set_hash(validator_set_at(self.genesis_validators, updates, height + 1, self.suite)),
-            gas_used=cumulative, tx_count=len(included),
-        )
-        block = Block(header, tuple(tx_leaves))
-        return BlockExecution(block, block.hash(self.suite), tuple(included), tuple(receipts), staged.state_writes(), tuple(rejected),
-                              nonces_after, tuple(updates))
+            if run.add(tx) and on_included is not None:
+                on_included(tx)
+        return run.finish()
+
+    def begin(self, parent: Header, time_ms: int, proposer: bytes) -> BlockRun:
+        """A strict run of the block after ``parent`` that its proposer is building, to be given its transactions as
+        they come (:meth:`BlockRun.add`) and finished by :meth:`validate_and_execute` once the block is here."""
+        return BlockRun(self, parent, time_ms, proposer, strict=True)
 
     def _inclusion_problem(self, state, tx: ChainTx, height: int, cumulative: int, seen: set[bytes], count: int) -> str | None:  # type: ignore[no-untyped-def]
         """Why ``tx`` may not go into this block, or None."""

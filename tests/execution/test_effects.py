@@ -110,3 +110,36 @@ def test_effects_that_do_not_fit_the_header_are_refused(two) -> None:
     other_state = other.executor.apply_effects(block, receipts, writes)
     assert other_state.block.header == execution.block.header
     assert all(STATE + k in other_state.state_writes for k in writes)
+
+
+def test_a_run_begun_ahead_is_continued_when_it_is_the_blocks_beginning(two) -> None:
+    """An executor applies a proposal's first transactions while its proposer builds it (node.consensus.ahead); the
+    block's validation continues that run only if it is the block's beginning, and gives the same block either way."""
+    consortium, chain, mempool, engine, other = two
+    contract = _deploy_and_fill(consortium, mempool, engine, other)
+    eth = consortium.eth_accounts[0]
+    for nonce in range(1, 9):
+        mempool.add(eth_tx(eth, nonce, to=contract, data=_set(nonce, nonce), gas=100_000))
+    announced: list = []
+    execution = chain.propose(mempool.ready(10, chain.executor.head_nonce), 10**13, consortium.validator.address,
+                              on_included=announced.append)
+    block = Block.decode(execution.block.encode())
+    assert [tx.hash for tx in announced] == [tx.hash for tx in execution.transactions]
+    parent = other.head_header()
+
+    run = other.executor.begin(parent, block.header.time_ms, block.header.proposer)
+    for tx in announced[:5]:
+        run.add(tx)
+    assert other.validate(block, run=run).block.header == execution.block.header
+    assert run.finished  # continued: the validation applied only the last 3
+
+    for wrong in (dict(time_ms=block.header.time_ms + 1), dict(proposer=b"\x01" * 20)):
+        args = {"time_ms": block.header.time_ms, "proposer": block.header.proposer, **wrong}
+        stale = other.executor.begin(parent, args["time_ms"], args["proposer"])
+        stale.add(announced[0])
+        assert other.validate(block, run=stale).block.header == execution.block.header
+        assert not stale.finished  # not the block's beginning: validated from the parent
+    reordered = other.executor.begin(parent, block.header.time_ms, block.header.proposer)
+    with pytest.raises(InvalidBlock, match="nonce"):
+        reordered.add(announced[1])  # a strict run refuses what may not go in
+    assert other.validate(block, run=reordered).block.header == execution.block.header

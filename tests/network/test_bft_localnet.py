@@ -79,11 +79,14 @@ class Net:
         return (self.root / "logs" / f"{index}.log").read_text(errors="replace")
 
     def checked(self, index: int) -> dict[str, float]:
-        """``yilian_proposals_checked`` of one node, by how: executed, applied, unvouched, effects_refused."""
+        """``yilian_proposals_checked`` of one node, by how (executed, applied, unvouched, effects_refused), and
+        ``yilian_proposed_transactions_executed`` by when (ahead, on_arrival)."""
         with urllib.request.urlopen(self.urls[index] + "/metrics", timeout=5) as response:
             lines = response.read().decode().splitlines()
-        prefix = 'yilian_proposals_checked_total{how="'
-        return {line[len(prefix):].split('"')[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix)}
+        found = {}
+        for prefix in ('yilian_proposals_checked_total{how="', 'yilian_proposed_transactions_executed_total{when="'):
+            found.update({line[len(prefix):].split('"')[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix)})
+        return found
 
     def block_hashes(self, index: int, upto: int) -> list[str]:
         return [get(f"{self.urls[index]}/v1/blocks/{h}")["hash"] for h in range(1, upto + 1)]
@@ -157,6 +160,30 @@ def test_transactions_from_any_node_commit_and_all_nodes_agree(net: Net) -> None
         assert all(wait_receipt(net, i, tx_hash) == receipts[hashes.index(tx_hash)] for i in range(4))
     balances = {rpc(url, "eth_getStorageAt", [to_checksum_address(b"\x11" * 20), "0x0", "latest"])["result"] for url in net.urls}
     assert len(balances) == 1
+
+
+def test_executors_apply_a_proposal_while_it_is_built(net: Net) -> None:
+    """A block of a few hundred transactions takes its proposer long enough to build that the other executor applies
+    most of them before the block arrives (node.consensus.ahead), and every node agrees on the result."""
+    account = eth_accounts(net)[0]  # (the kill -9 test sends from the other, from nonce 0)
+    start = int(rpc(net.urls[0], "eth_getTransactionCount", [account.address, "latest"])["result"], 16)
+    raws = [account.sign_transaction({"nonce": start + i, "gas": 50_000, "to": to_checksum_address(b"\x33" * 20), "value": 0,
+                                      "data": i.to_bytes(8, "big"), "chainId": net.dev["chain_id"], "maxFeePerGas": 0,
+                                      "maxPriorityFeePerGas": 0}) for i in range(600)]
+    before = [net.checked(i) for i in range(4)]
+    request = urllib.request.Request(net.urls[0] + "/v1/transactions/batch", method="POST", headers={"Content-Type": "application/json"},
+                                     data=json.dumps({"raws": ["0x" + bytes(r.raw_transaction).hex() for r in raws]}).encode())
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.loads(response.read())["accepted"] == 600
+    last = wait_receipt(net, 0, "0x" + bytes(raws[-1].hash).hex(), timeout=120)
+    top = int(last["blockNumber"], 16)
+    for index in range(1, 4):
+        net.wait_height(index, top)
+        assert net.block_hashes(index, top)[-5:] == net.block_hashes(0, top)[-5:]
+    after = [net.checked(i) for i in range(4)]
+    ahead = sum(a["ahead"] - b["ahead"] for a, b in zip(after, before))
+    arrival = sum(a["on_arrival"] - b["on_arrival"] for a, b in zip(after, before))
+    assert ahead > arrival, (ahead, arrival)
 
 
 def test_an_idle_consortium_makes_one_empty_block_per_interval_and_a_transaction_does_not_wait_for_it(net: Net) -> None:
