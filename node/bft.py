@@ -12,11 +12,15 @@ The seam between the two event loops of a node process:
   returned actions in order. Blocking work — executing, validating and
   committing blocks, fsyncing the WAL — runs in ``trio.to_thread`` so the
   network keeps flowing, but the consumer awaits it, so actions never overlap.
+  (The one exception: an executor applying a proposal while it is built, on a
+  worker thread of its own that only reads the ledger; its validation takes
+  the run over once that thread has returned.)
 
 Wire messages on ``/yilian/consensus/1`` are tagged: ``P`` proposal, ``V``
 vote (see :mod:`node.consensus.verify`), ``B`` a proposed block's bytes (sent
 before its proposal), ``E`` a proposed block's effects (sent after it: the
-block hash, then msgpack of its encoded receipts and its state writes), ``O``
+block hash, its height as 8 bytes, then msgpack of its encoded receipts and
+its state writes), ``O``
 and ``T`` a block's opener and the hashes of its transactions as its
 proposer builds it (:mod:`node.consensus.ahead`, sent to the other executors).
 ``/yilian/tx/1`` carries raw transactions;
@@ -100,6 +104,7 @@ TX_GOSSIP_S = 0.2  # the least time between two gossiped batches: under load eac
 # (4 validators on 2 cores, same run: at 120 tx/s p50 757 ms with 50 ms batches, 512 ms with 200 ms; at 50 tx/s 302 vs 357 ms)
 COALESCE_MAX = 64  # messages to one peer in one write, at the most
 BUILD_SHARE = 0.3  # of the round's propose timeout, the most a proposer spends executing its block
+MAX_STREAMS = 4  # proposals executed ahead at once, at most (a proposer in every later round could open one)
 UNVOUCHED_HEIGHTS = 16  # after an executor's vote did not come in time, this node executes its heights this long
 VOUCH_WAIT_PROPOSE_TIMEOUTS = 2  # how long a node waits for the executors' votes, in propose timeouts (unless one is
 # not connected): they re-execute a block its proposer built in a third of one, and may share the cores with others
@@ -466,8 +471,10 @@ class BftEngine:
 
     def _on_opener(self, peer: str, payload: bytes) -> None:
         height, round_, parent_hash, time_ms, signature = decode_opener(payload)
-        if not self.chain.height < height <= self.chain.height + 2 or (height, round_) in self.streams:
-            return
+        if not self.chain.height < height <= self.chain.height + 2 or (height, round_) in self.streams or len(self.streams) >= MAX_STREAMS:
+            return  # (each started stream holds a worker thread until its height is committed)
+        if round_ > (self.machine.round + 1 if height == self.machine.height else 0):
+            return  # a round far ahead: its proposer would only fill the slots
         proposer = self.chain.validators_at(height).proposer(height, round_)
         if proposer.address == self.key.address or self.key.address not in self._executors(height):
             return
@@ -510,7 +517,10 @@ class BftEngine:
             stream.done.set()
 
     def _streams_after_commit(self) -> None:
-        """End the runs of committed heights; begin those opened for the next one."""
+        """End the runs of committed heights; begin those opened for the next one. Drop the effects of committed
+        heights."""
+        for block_hash in [h for h, payload in self.effects.items() if int.from_bytes(payload[33:41], "big") <= self.chain.height]:
+            del self.effects[block_hash]
         for key, stream in list(self.streams.items()):
             if stream.height <= self.chain.height:
                 stream.inbox.put(None)
@@ -543,7 +553,7 @@ class BftEngine:
     def _effects_message(self, execution: BlockExecution) -> bytes | None:
         """The ``E`` message of an executed block, or None when it would not fit in a frame (then the others execute
         the block themselves)."""
-        payload = b"E" + execution.block_hash + msgpack.packb(
+        payload = b"E" + execution.block_hash + execution.block.header.height.to_bytes(8, "big") + msgpack.packb(
             [[receipt.encode() for receipt in execution.receipts], {key[1:]: value for key, value in execution.state_writes.items()}])
         if len(payload) > MAX_FRAME:
             log.debug("the effects of block 0x%s… take %d bytes, over a frame: not sent", execution.block_hash.hex()[:12], len(payload))
@@ -595,7 +605,7 @@ class BftEngine:
 
     def _apply_effects(self, block: Block, payload: bytes) -> BlockExecution:
         try:
-            receipts, writes = msgpack.unpackb(payload[33:], strict_map_key=False, max_bin_len=MAX_FRAME)
+            receipts, writes = msgpack.unpackb(payload[41:], strict_map_key=False, max_bin_len=MAX_FRAME)
         except (ValueError, TypeError, msgpack.exceptions.ExtraData, msgpack.exceptions.FormatError, msgpack.exceptions.StackError) as exc:
             raise EffectsMismatch("effects", f"not [receipts, writes] msgpack: {exc}") from None
         if not (isinstance(receipts, list) and all(isinstance(r, bytes) for r in receipts) and isinstance(writes, dict)
@@ -671,8 +681,9 @@ class BftEngine:
             self._on_chunk(peer, payload)
             return None
         if payload[:1] == b"E":
-            if len(payload) > 33 and payload[1:33] not in self.effects:  # (checked when used: _take_effects)
-                self.effects[payload[1:33]] = payload
+            height = int.from_bytes(payload[33:41], "big")
+            if len(payload) > 41 and payload[1:33] not in self.effects and self.chain.height < height <= self.chain.height + 2:
+                self.effects[payload[1:33]] = payload  # (checked when used: _take_effects)
                 while len(self.effects) > MAX_BLOCKS_KEPT:
                     self.effects.popitem(last=False)
                 self._progressed()

@@ -270,6 +270,23 @@ class LocalNet:
     def height(self, index: int = 0) -> int:
         return int(rpc(self.urls[index], "eth_blockNumber"), 16)  # type: ignore[arg-type]
 
+    def checks(self) -> dict:
+        """How the running nodes checked the proposals so far, summed (their ``/metrics``): executed, applied,
+        unvouched, effects_refused; and the transactions executors re-executed ahead or on_arrival (node.bft)."""
+        import urllib.request
+
+        totals: dict[str, float] = {}
+        for url, process in zip(self.urls, self.processes):
+            if process is None or process.poll() is not None:
+                continue
+            with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=10) as response:
+                for line in response.read().decode().splitlines():
+                    for prefix in ('yilian_proposals_checked_total{how="', 'yilian_proposed_transactions_executed_total{when="'):
+                        if line.startswith(prefix):
+                            label = line[len(prefix):].split('"')[0]
+                            totals[label] = totals.get(label, 0) + float(line.rsplit(" ", 1)[1])
+        return {label: int(value) for label, value in totals.items()}
+
     def cpu(self) -> list[float]:
         """CPU seconds used so far by each running node (0 for a stopped one)."""
         return [cpu_seconds(p.pid) if p is not None and p.poll() is None else 0.0 for p in self.processes]

@@ -80,6 +80,14 @@ def measure(nodes: int, quick: bool, progress: Callable[[str], None], speed: Spe
             result["batched"] = dict(batched, ratio_vs_peak=round(batched["finalized_per_s"] / peak, 3))
             progress(f"{nodes} node(s), transactions sent in batches of {batched['batch']} (Client.send_raws): {batched['finalized_per_s']} tx/s "
                      f"({batched['cpu_ms_per_tx']} ms of CPU a transaction)")
+            if nodes > 1:  # how the validators checked the proposals of all the phases above (node.bft)
+                checks = result["proposal_checks"] = net.checks()
+                total, re_executed = sum(checks.get(k, 0) for k in ("executed", "applied", "unvouched", "effects_refused")), \
+                    checks.get("ahead", 0) + checks.get("on_arrival", 0)
+                checks["applied_share"] = round(checks.get("applied", 0) / total, 3) if total else None
+                checks["ahead_share"] = round(checks.get("ahead", 0) / re_executed, 3) if re_executed else None
+                progress(f"{nodes} node(s): {checks['applied_share']} of the proposal checks took the executors' effects; executors "
+                         f"had {checks['ahead_share']} of the transactions they re-executed applied before the block came")
             if nodes == WORKFLOW_NODES:  # a workflow transaction on the target's setting, against its own ceiling
                 workflow = result["workflow"] = issuing.rates(net.urls, [config.home for config in net.configs], 40 if quick else 200,
                                                               progress, net.stop, concurrent_rounds=1 if quick else 3)
