@@ -20,9 +20,9 @@ Wire messages on ``/yilian/consensus/1`` are tagged: ``P`` proposal, ``V``
 vote (see :mod:`node.consensus.verify`), ``B`` a proposed block's bytes (sent
 before its proposal), ``E`` a proposed block's effects (sent after it: the
 block hash, its height as 8 bytes, then msgpack of its encoded receipts and
-its state writes), ``O``
-and ``T`` a block's opener and the hashes of its transactions as its
-proposer builds it (:mod:`node.consensus.ahead`, sent to the other executors).
+its state writes; nothing more when they would not fit in a frame), ``O`` and
+``T`` a block's opener and the hashes of its transactions as its proposer
+builds it (:mod:`node.consensus.ahead`, sent to the other executors).
 ``/yilian/tx/1`` carries raw transactions;
 ``/yilian/sync/1`` answers ``H`` (status: my height) and ``G`` + height (the
 block and its certificate).
@@ -345,9 +345,9 @@ class BftEngine:
                 if isinstance(message, Proposal):
                     effects = self.effects.get(message.block_hash)
                     if effects is None and message.block_hash in self.executions:
-                        effects = await trio.to_thread.run_sync(self._effects_message, self.executions[message.block_hash])
+                        effects = self.effects[message.block_hash] = await trio.to_thread.run_sync(
+                            self._effects_message, self.executions[message.block_hash])
                     if effects is not None:
-                        self.effects[message.block_hash] = effects
                         self._broadcast(CONSENSUS, effects)
             elif isinstance(action, ScheduleTimeout):
                 self.nursery.start_soon(self._timer, action)
@@ -420,7 +420,7 @@ class BftEngine:
         peers = self._executor_peers(action.height)  # they execute the block as it is built (node.consensus.ahead)
         included: list[bytes] = []
 
-        def build() -> tuple[BlockExecution, bytes | None]:
+        def build() -> tuple[BlockExecution, bytes]:
             candidates = self.mempool.ready(self.chain.genesis.consensus.max_block_txs, self.chain.executor.head_nonce)
             execution = self.chain.propose(candidates, time_ms, self.key.address, time.perf_counter() + build_s,
                                            (lambda tx: included.append(tx.hash)) if peers else None)
@@ -442,8 +442,7 @@ class BftEngine:
         log.debug("built block %d (round %d): %d txs in %.3f s", action.height, action.round, len(execution.transactions),
                   time.perf_counter() - started)
         self._keep(execution.block_hash, execution.block.encode(), execution)
-        if effects is not None:
-            self.effects[execution.block_hash] = effects
+        self.effects[execution.block_hash] = effects
         await self._feed(ProposalReady(action.height, action.round, execution.block_hash))
 
     def _executor_peers(self, height: int) -> list[str]:
@@ -550,14 +549,15 @@ class BftEngine:
         while len(self.effects) > MAX_BLOCKS_KEPT:
             self.effects.popitem(last=False)
 
-    def _effects_message(self, execution: BlockExecution) -> bytes | None:
-        """The ``E`` message of an executed block, or None when it would not fit in a frame (then the others execute
-        the block themselves)."""
-        payload = b"E" + execution.block_hash + execution.block.header.height.to_bytes(8, "big") + msgpack.packb(
+    def _effects_message(self, execution: BlockExecution) -> bytes:
+        """The ``E`` message of an executed block; without a body when the effects would not fit in a frame (then the
+        others execute the block themselves, at once)."""
+        head = b"E" + execution.block_hash + execution.block.header.height.to_bytes(8, "big")
+        payload = head + msgpack.packb(
             [[receipt.encode() for receipt in execution.receipts], {key[1:]: value for key, value in execution.state_writes.items()}])
         if len(payload) > MAX_FRAME:
             log.debug("the effects of block 0x%s… take %d bytes, over a frame: not sent", execution.block_hash.hex()[:12], len(payload))
-            return None
+            return head
         return payload
 
     def _executors(self, height: int) -> set[bytes]:
@@ -578,6 +578,8 @@ class BftEngine:
                 return None
             missing = executors - self.machine.votes.voted_for(block_hash)
             payload = self.effects.get(block_hash)
+            if payload is not None and len(payload) == 41:
+                return None  # too big to send: execute it
             if not missing and payload is not None:
                 break
             gone = {a for a in missing if a in self._peer_of and self._peer_of[a] not in self.host.connected}
@@ -682,7 +684,7 @@ class BftEngine:
             return None
         if payload[:1] == b"E":
             height = int.from_bytes(payload[33:41], "big")
-            if len(payload) > 41 and payload[1:33] not in self.effects and self.chain.height < height <= self.chain.height + 2:
+            if len(payload) >= 41 and payload[1:33] not in self.effects and self.chain.height < height <= self.chain.height + 2:
                 self.effects[payload[1:33]] = payload  # (checked when used: _take_effects)
                 while len(self.effects) > MAX_BLOCKS_KEPT:
                     self.effects.popitem(last=False)
