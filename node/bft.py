@@ -342,9 +342,9 @@ class BftEngine:
                 if isinstance(message, Proposal) and message.block_hash in self.blocks:
                     self._broadcast(CONSENSUS, b"B" + self.blocks[message.block_hash])
                 self._broadcast(CONSENSUS, encode_message(message))
-                if isinstance(message, Proposal):
+                if isinstance(message, Proposal):  # its effects, for the validators that do not execute it
                     effects = self.effects.get(message.block_hash)
-                    if effects is None and message.block_hash in self.executions:
+                    if effects is None and message.block_hash in self.executions:  # (a re-proposal, or a regossip)
                         effects = self.effects[message.block_hash] = await trio.to_thread.run_sync(
                             self._effects_message, self.executions[message.block_hash])
                     if effects is not None:
