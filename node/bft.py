@@ -70,19 +70,20 @@ import msgpack
 import trio
 
 from node.chain import Chain
+from node.codec import unpack_frame
 from node.config import Genesis
+from node.consensus.ahead import STREAM_S, Stream, decode_chunk, decode_opener, encode_chunk, encode_opener, opener_signing_bytes
 from node.consensus.events import (
     BlockVerdict, Broadcast, Commit, Persist, ProposalReady, ProposalReceived, ReportEvidence, RequestProposal,
     ScheduleTimeout, SyncedCommit, TimeoutFired, TimeoutKind, ValidateBlock, VoteReceived,
 )
-from node.consensus.ahead import STREAM_S, Stream, decode_chunk, decode_opener, encode_chunk, encode_opener, opener_signing_bytes
 from node.consensus.machine import Tendermint
 from node.consensus.sync import Applied, ApplyBlock, BlockReceived, BlockSync, CommittedLocally, PeerHeight, PeerMisbehaved, RequestFailed, SendRequest
 from node.consensus.verify import SignatureCache, check_message, decode_message, encode_message
 from node.consensus.wal import FileWal
 from node.crypto.peer_id import P2PIdentity
 from node.crypto.suites import PrivateKey
-from node.errors import ValidationError, YilianError
+from node.errors import CodecError, ValidationError, YilianError
 from node.execution.executor import DOES_NOT_FIT, BlockExecution, EffectsMismatch, InvalidBlock
 from node.ledger.db import StorageCorruption
 from node.mempool import Mempool
@@ -150,9 +151,9 @@ class EvidenceLog:
 def parse_tx_batch(payload: bytes) -> list[bytes]:
     """A ``/yilian/tx/1`` frame: a msgpack list of raw transactions; raises ValidationError on anything else."""
     try:
-        batch = msgpack.unpackb(payload)
-    except (ValueError, msgpack.exceptions.ExtraData, msgpack.exceptions.FormatError, msgpack.exceptions.StackError) as exc:
-        raise ValidationError("transactions", f"not msgpack: {exc}") from None
+        batch = unpack_frame(payload)
+    except CodecError as exc:
+        raise ValidationError("transactions", str(exc)) from None
     if not isinstance(batch, list) or not all(isinstance(raw, bytes) for raw in batch):
         raise ValidationError("transactions", "expected a msgpack list of raw transactions")
     return batch
@@ -607,9 +608,9 @@ class BftEngine:
 
     def _apply_effects(self, block: Block, payload: bytes) -> BlockExecution:
         try:
-            receipts, writes = msgpack.unpackb(payload[41:], strict_map_key=False, max_bin_len=MAX_FRAME)
-        except (ValueError, TypeError, msgpack.exceptions.ExtraData, msgpack.exceptions.FormatError, msgpack.exceptions.StackError) as exc:
-            raise EffectsMismatch("effects", f"not [receipts, writes] msgpack: {exc}") from None
+            receipts, writes = unpack_frame(payload[41:], strict_map_key=False)
+        except (CodecError, ValueError, TypeError) as exc:  # (not msgpack; not a pair)
+            raise EffectsMismatch("effects", f"not [receipts, writes]: {exc}") from None
         if not (isinstance(receipts, list) and all(isinstance(r, bytes) for r in receipts) and isinstance(writes, dict)
                 and all(isinstance(k, bytes) and isinstance(v, bytes) for k, v in writes.items())):
             raise EffectsMismatch("effects", "expected a list of receipts and a map of writes, all bytes")

@@ -143,6 +143,15 @@ def _fast(value: Any, depth: int) -> Any:
     return _normalize(value, "", depth)
 
 
+def unpack_frame(data: bytes, **options: Any) -> Any:
+    """A wire frame's plain (not canonical) msgpack — a batch of raw transactions, a stream chunk, a block's effects;
+    ``options`` go to ``msgpack.unpackb``. Raises CodecError when it is not one msgpack value."""
+    try:
+        return msgpack.unpackb(data, **options)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:  # (ExtraData, FormatError, StackError, a cut input)
+        raise CodecError(f"not msgpack: {exc}") from None
+
+
 def decode(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> Any:
     """Decode canonical msgpack bytes; arrays come back as tuples.
 

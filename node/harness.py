@@ -179,6 +179,20 @@ def descendants(pid: int) -> list[int]:
     return sorted(found)
 
 
+def proposal_checks(url: str) -> dict[str, int]:
+    """How the node at ``url`` checked proposals so far (its ``/metrics``, node.bft): executed, applied, unvouched,
+    effects_refused; and the transactions it re-executed as an executor, ahead or on_arrival."""
+    import urllib.request
+
+    found: dict[str, int] = {}
+    with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            for prefix in ('yilian_proposals_checked_total{how="', 'yilian_proposed_transactions_executed_total{when="'):
+                if line.startswith(prefix):
+                    found[line[len(prefix):].split('"')[0]] = int(float(line.rsplit(" ", 1)[1]))
+    return found
+
+
 class LocalNet:
     """A fresh N-center consortium in ``directory`` and its nodes as processes (start with :meth:`start`)."""
 
@@ -270,22 +284,14 @@ class LocalNet:
     def height(self, index: int = 0) -> int:
         return int(rpc(self.urls[index], "eth_blockNumber"), 16)  # type: ignore[arg-type]
 
-    def checks(self) -> dict:
-        """How the running nodes checked the proposals so far, summed (their ``/metrics``): executed, applied,
-        unvouched, effects_refused; and the transactions executors re-executed ahead or on_arrival (node.bft)."""
-        import urllib.request
-
-        totals: dict[str, float] = {}
+    def checks(self) -> dict[str, int]:
+        """:func:`proposal_checks` of the running nodes, summed."""
+        totals: dict[str, int] = {}
         for url, process in zip(self.urls, self.processes):
-            if process is None or process.poll() is not None:
-                continue
-            with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=10) as response:
-                for line in response.read().decode().splitlines():
-                    for prefix in ('yilian_proposals_checked_total{how="', 'yilian_proposed_transactions_executed_total{when="'):
-                        if line.startswith(prefix):
-                            label = line[len(prefix):].split('"')[0]
-                            totals[label] = totals.get(label, 0) + float(line.rsplit(" ", 1)[1])
-        return {label: int(value) for label, value in totals.items()}
+            if process is not None and process.poll() is None:
+                for label, value in proposal_checks(url).items():
+                    totals[label] = totals.get(label, 0) + value
+        return totals
 
     def cpu(self) -> list[float]:
         """CPU seconds used so far by each running node (0 for a stopped one)."""

@@ -22,7 +22,8 @@ from typing import Any
 
 import msgpack
 
-from node.errors import ValidationError
+from node.codec import unpack_frame
+from node.errors import CodecError, ValidationError
 
 OPENER_DOMAIN = b"yilian-block-opener/1"
 STREAM_S = 0.005  # the proposer sends the hashes included so far at most this often
@@ -44,9 +45,9 @@ def encode_chunk(height: int, round_: int, seq: int, hashes: list[bytes]) -> byt
 
 def _unpack(payload: bytes, shape: tuple[type, ...]) -> list[Any]:
     try:
-        items = msgpack.unpackb(payload[1:])
-    except (ValueError, msgpack.exceptions.ExtraData, msgpack.exceptions.FormatError, msgpack.exceptions.StackError) as exc:
-        raise ValidationError("stream", f"not msgpack: {exc}") from None
+        items = unpack_frame(payload[1:])
+    except CodecError as exc:
+        raise ValidationError("stream", str(exc)) from None
     if not isinstance(items, list) or len(items) != len(shape) or not all(isinstance(i, t) for i, t in zip(items, shape)):
         raise ValidationError("stream", "malformed opener or chunk")
     return items

@@ -17,7 +17,7 @@ import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from node.harness import free_port, free_port_block
+from node.harness import free_port, free_port_block, proposal_checks
 from node.types import Transaction
 from node.crypto import get_suite
 
@@ -78,15 +78,8 @@ class Net:
     def log(self, index: int) -> str:
         return (self.root / "logs" / f"{index}.log").read_text(errors="replace")
 
-    def checked(self, index: int) -> dict[str, float]:
-        """``yilian_proposals_checked`` of one node, by how (executed, applied, unvouched, effects_refused), and
-        ``yilian_proposed_transactions_executed`` by when (ahead, on_arrival)."""
-        with urllib.request.urlopen(self.urls[index] + "/metrics", timeout=5) as response:
-            lines = response.read().decode().splitlines()
-        found = {}
-        for prefix in ('yilian_proposals_checked_total{how="', 'yilian_proposed_transactions_executed_total{when="'):
-            found.update({line[len(prefix):].split('"')[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix)})
-        return found
+    def checked(self, index: int) -> dict[str, int]:
+        return proposal_checks(self.urls[index])
 
     def block_hashes(self, index: int, upto: int) -> list[str]:
         return [get(f"{self.urls[index]}/v1/blocks/{h}")["hash"] for h in range(1, upto + 1)]
