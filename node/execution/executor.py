@@ -123,7 +123,7 @@ class BlockRun:
     (``strict=True``: it raises InvalidBlock)."""
 
     def __init__(self, executor: Executor, parent: Header, time_ms: int, proposer: bytes, *, strict: bool) -> None:
-        self.executor, self.parent, self.time_ms, self.proposer, self.strict = executor, parent, time_ms, proposer, strict
+        self.executor, self.time_ms, self.proposer, self.strict = executor, time_ms, proposer, strict
         self.height = parent.height + 1
         self.parent_hash = parent.hash(executor.suite)
         self.staged = StagedStateDB(executor.store.db)
