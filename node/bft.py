@@ -496,9 +496,9 @@ class BftEngine:
 
     def _start_stream(self, stream: Stream) -> None:
         """Begin executing ``stream`` once the node is at its parent (its opener may come just before this node's commit)."""
-        if stream.started or stream.height != self.chain.height + 1:
+        if stream.done is not None or stream.height != self.chain.height + 1:
             return
-        stream.started, stream.done = True, trio.Event()
+        stream.done = trio.Event()
         head = self.chain.head_header()
         if head.hash(self.chain.suite) != stream.parent_hash:
             stream.stopped = "not on this node's head"
@@ -533,7 +533,7 @@ class BftEngine:
         header = block.header
         for key, stream in list(self.streams.items()):
             if (stream.height, stream.proposer, stream.time_ms, stream.parent_hash) == (header.height, header.proposer, header.time_ms, header.parent_hash) \
-                    and stream.started:
+                    and stream.done is not None:
                 del self.streams[key]
                 stream.inbox.put(None)
                 await stream.done.wait()
@@ -636,9 +636,10 @@ class BftEngine:
             execution, how = await self._take_effects(action.height, action.block_hash, block), "applied"
             if execution is None:
                 run = await self._run_ahead(block)
-                ahead = len(run.included) if run is not None else 0
+                ahead = len(run.included) if run is not None else 0  # (counted before the validation continues it)
                 execution, how = await trio.to_thread.run_sync(self.chain.validate, block, self.mempool.checked, run), "executed"
-                ahead = ahead if run is not None and run.finished else 0  # (finished: the validation continued it)
+                if run is None or not run.finished:  # not the block's beginning: validated from the parent
+                    ahead = 0
                 self.executed_when["ahead"] += ahead
                 self.executed_when["on_arrival"] += len(block.transactions) - ahead
             self.proposals_checked[how] += 1

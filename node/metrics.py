@@ -78,7 +78,7 @@ class _NodeCollector:
                 family.add_metric([how], value)
             yield family
             when = CounterMetricFamily("yilian_proposed_transactions_executed", "Transactions of other validators' proposals this "
-                                       "executor re-executed: ahead (while the proposer built the block) or on_arrival",
+                                       "validator re-executed: ahead (an executor, while the proposer built the block) or on_arrival",
                                        labels=["when"])
             for label, value in service.engine.executed_when.items():
                 when.add_metric([label], value)

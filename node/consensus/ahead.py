@@ -76,11 +76,10 @@ class Stream:
     time_ms: int
     proposer: bytes
     next_seq: int = 0
-    started: bool = False
     inbox: queue.SimpleQueue = dataclasses.field(default_factory=queue.SimpleQueue)  # hash lists; None ends the run
     run: Any = None  # the BlockRun, once begun
     stopped: str = ""  # why the run stopped taking transactions ("" while it takes them)
-    done: Any = None  # a trio.Event set when the worker thread has returned
+    done: Any = None  # once the run has begun: a trio.Event set when its worker thread has returned
 
     def feed(self, begin, lookup) -> None:  # type: ignore[no-untyped-def]
         """Worker thread: begin the run (``begin()``), then apply each announced transaction (``lookup(hash)``, None if

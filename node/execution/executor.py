@@ -354,7 +354,7 @@ class Executor:
             raise EffectsMismatch("receipts", "do not belong to the block's transactions and gas")
         staged = StagedStateDB(self.store.db)
         try:
-            check_state_writes(writes, header.state_root, staged._exists)
+            check_state_writes(writes, header.state_root, lambda key: key in staged)
         except ValueError as exc:
             raise EffectsMismatch("writes", str(exc)) from None
         staged.pending.update(writes)
